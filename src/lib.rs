@@ -1,0 +1,1 @@
+//! `jitsi-meet-tokens`: installer and token tools for JWT authentication on Prosody.

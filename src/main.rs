@@ -1,0 +1,3 @@
+fn main() {
+    println!("jitsi-meet-tokens {}", env!("CARGO_PKG_VERSION"));
+}
