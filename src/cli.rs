@@ -1,0 +1,2 @@
+//! Command-line definitions (clap). Every flag is documented once, here or in the
+//! `Args` struct of the module that owns the subcommand.

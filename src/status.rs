@@ -1,0 +1,1 @@
+//! `jitsi-meet-tokens status`: what is installed and every check that matters.

@@ -1,0 +1,1 @@
+//! `jitsi-meet-tokens token mint|verify`: test tokens with the same native verifier.
