@@ -83,6 +83,14 @@ pub(crate) fn parse(alg: Algorithm, doc: &[u8]) -> Result<KeySet, ConfigError> {
     Ok(set)
 }
 
+/// One JWK given as JSON text.
+pub(crate) fn parse_jwk(alg: Algorithm, json: &str) -> Result<ParsedPublicKey, KeyError> {
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(jwk)) => jwk_key(alg, &jwk),
+        _ => Err("not a JSON object".into()),
+    }
+}
+
 fn field(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, KeyError> {
     let text = jwk
         .get(name)

@@ -310,6 +310,44 @@ pub fn key_file(kid: &str) -> String {
     name
 }
 
+/// A key for [`verify_signature`].
+pub enum VerifyKey<'a> {
+    /// HMAC secret (HS*).
+    Secret(&'a [u8]),
+    /// SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY` or X.509 `CERTIFICATE` PEM.
+    Pem(&'a str),
+    /// One JWK as JSON text (RSA `n`/`e`, EC `x`/`y`, OKP Ed25519 `x`).
+    Jwk(&'a str),
+}
+
+/// Check only the signature of `token` for `alg` (no `typ`, `alg`, `kid` or claim
+/// rules): for published test vectors and for explaining a refusal in the CLI.
+/// Failures: "Invalid token"/"Invalid header"/"Invalid body" (undecodable),
+/// "could not obtain public key" (unusable key), "Invalid signature".
+pub fn verify_signature(token: &str, alg: Algorithm, key: VerifyKey<'_>) -> Result<(), Failure> {
+    let d = decode::decode(token.as_bytes())?;
+    let bad_key = || Failure::not_allowed(reason::NO_PUBLIC_KEY);
+    let ok = match (alg.hmac(), key) {
+        (Some(h), VerifyKey::Secret(secret)) => {
+            hmac::verify(&hmac::Key::new(h, secret), d.signing_input, &d.signature).is_ok()
+        }
+        (Some(_), _) | (None, VerifyKey::Secret(_)) => return Err(bad_key()),
+        (None, VerifyKey::Pem(pem)) => keys::parse_pem(alg, pem)
+            .map_err(|_| bad_key())?
+            .verify_sig(d.signing_input, &d.signature)
+            .is_ok(),
+        (None, VerifyKey::Jwk(json)) => jwks::parse_jwk(alg, json)
+            .map_err(|_| bad_key())?
+            .verify_sig(d.signing_input, &d.signature)
+            .is_ok(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::not_allowed(reason::INVALID_SIGNATURE))
+    }
+}
+
 /// The key a token is signed with by [`mint`].
 pub enum SigningKey<'a> {
     Secret(&'a [u8]),
@@ -330,3 +368,5 @@ pub fn mint(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keys;
