@@ -1,0 +1,386 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: Apache-2.0
+
+"""Ansible module: apply (or revert) JWT token authentication on a Prosody host.
+
+All the work is done by the `jitsi-meet-tokens` installer; this module only maps
+options to its fixed command-line interface, feeds it the secret on stdin and turns
+its single JSON object into an Ansible result.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: jitsi_meet_tokens
+short_description: Configure JWT token authentication for Jitsi Meet on Prosody
+description:
+  - Runs the C(jitsi-meet-tokens) installer non-interactively to enable (O(state=present))
+    or revert (O(state=absent)) token authentication for one Prosody host.
+  - The installer edits the Prosody host configuration losslessly and idempotently, and
+    restarts Prosody only when a file changed. This module reports C(changed) exactly as
+    the installer does, so a second run on an unchanged host reports no change.
+  - The secret is passed to the installer on standard input, never on its command line.
+  - Check mode runs the installer with C(--dry-run); with C(--diff) the installer's
+    unified diff (secret values masked) is returned.
+version_added: "1.0.0"
+author:
+  - jitsi-meet-tokens contributors (!UNKNOWN)
+options:
+  state:
+    description:
+      - V(present) runs C(jitsi-meet-tokens configure), V(absent) runs
+        C(jitsi-meet-tokens unconfigure), which restores the values recorded before
+        the first configure.
+    type: str
+    choices: [present, absent]
+    default: present
+  domain:
+    description:
+      - The Jitsi Meet / Prosody virtual host domain, for example C(meet.example.com).
+    type: str
+    required: true
+  app_id:
+    description:
+      - The application id (the token's expected issuer unless O(accepted_issuers) says
+        otherwise).
+      - Required when O(state=present).
+    type: str
+  app_secret:
+    description:
+      - The shared secret for HMAC-signed tokens (HS256/384/512).
+      - Passed to the installer on standard input; never logged.
+      - With O(state=present) exactly one of O(app_secret), O(asap_key_server) and
+        O(cache_keys_url) is required.
+    type: str
+  asap_key_server:
+    description:
+      - Base URL of an ASAP public key server (C(<url>/<sha256 of kid>.pem)), for
+        asymmetric tokens instead of O(app_secret).
+    type: str
+  cache_keys_url:
+    description:
+      - URL of a JWKS document with the public keys, for asymmetric tokens instead of
+        O(app_secret).
+    type: str
+  signature_algorithm:
+    description:
+      - The only accepted token C(alg). The installer's default is V(RS256) with a key
+        server or keys URL and V(HS256) with a secret.
+    type: str
+    choices: [HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA]
+  accepted_issuers:
+    description:
+      - Accepted token C(iss) values (C(asap_accepted_issuers)); V(*) accepts any.
+      - Installer default is the O(app_id).
+    type: list
+    elements: str
+  accepted_audiences:
+    description:
+      - Accepted token C(aud) values (C(asap_accepted_audiences)); V(*) accepts any.
+    type: list
+    elements: str
+  allow_empty_token:
+    description:
+      - Let clients without a token log in as guests.
+      - Left to the installer's default (false) when not set.
+    type: bool
+  root:
+    description:
+      - Treat this directory as C(/) for every file the installer reads or writes
+        (image builds, tests). Passed as C(--root).
+    type: path
+    default: /
+  restart:
+    description:
+      - Let the installer restart Prosody when (and only when) a file changed.
+      - V(false) passes C(--no-restart); the changes then take effect at the next
+        Prosody restart.
+    type: bool
+    default: true
+  settings:
+    description:
+      - Path of the installer's settings file (C(--settings)); the installer's default
+        is C(/etc/jitsi-meet-tokens/settings.toml) under O(root).
+    type: path
+  binary:
+    description:
+      - Path of the C(jitsi-meet-tokens) program on the target.
+      - Looked up on the target's C(PATH) (and C(/usr/bin)) when not set.
+    type: path
+notes:
+  - Supports check mode (C(--check)) and diff mode (C(--diff)).
+  - The installer must be installed on the target first; the C(jitsi_meet_tokens) role
+    shipped next to this module installs it. In check mode on a target that does not
+    have it yet, the module reports a change and a warning instead of failing.
+  - The installer's warnings (for example a missing C(Include) line in
+    C(prosody.cfg.lua)) are shown as Ansible warnings.
+requirements:
+  - the C(jitsi-meet-tokens) installer on the target
+attributes:
+  check_mode:
+    description: Runs the installer with C(--dry-run); nothing is written or restarted.
+    support: full
+  diff_mode:
+    description: Returns the installer's unified diff of the host configuration, secrets masked.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Enable token authentication with a shared secret
+  jitsi_meet_tokens:
+    domain: meet.example.com
+    app_id: example_app
+    app_secret: "{{ vault_jitsi_app_secret }}"
+
+- name: Use an ASAP key server and RS256 tokens, restrict issuers and audiences
+  jitsi_meet_tokens:
+    domain: meet.example.com
+    app_id: example_app
+    asap_key_server: https://keys.example.com/asap
+    signature_algorithm: RS256
+    accepted_issuers: [example_app, other_app]
+    accepted_audiences: [jitsi]
+
+- name: Prepare an image tree without touching the running system
+  jitsi_meet_tokens:
+    domain: meet.example.com
+    app_id: example_app
+    app_secret: "{{ vault_jitsi_app_secret }}"
+    root: /srv/image-root
+    restart: false
+
+- name: Revert token authentication
+  jitsi_meet_tokens:
+    domain: meet.example.com
+    state: absent
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the installer changed (or, in check mode, would change) a file.
+  returned: always
+  type: bool
+  sample: true
+files:
+  description: The files the installer changed (or would change), as it reports them.
+  returned: always
+  type: list
+  elements: raw
+  sample: ["/etc/prosody/conf.avail/meet.example.com.cfg.lua"]
+restart:
+  description: What the installer reported about restarting Prosody.
+  returned: always
+  type: raw
+  sample: false
+warnings:
+  description: The installer's warnings (also shown as Ansible warnings).
+  returned: when the installer warned
+  type: list
+  elements: str
+diff:
+  description: The installer's unified diff, secret values masked.
+  returned: in diff mode, when something changes
+  type: dict
+  sample: {prepared: "--- a/etc/prosody/conf.avail/meet.example.com.cfg.lua\n+++ ..."}
+command:
+  description: The installer command line that was run (it never contains the secret).
+  returned: always
+  type: list
+  elements: str
+installer:
+  description: The full JSON object the installer printed.
+  returned: always
+  type: dict
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+
+BINARY_NAME = "jitsi-meet-tokens"
+
+# Module option -> installer flag, for options passed through as plain values.
+VALUE_FLAGS = (
+    ("app_id", "--app-id"),
+    ("asap_key_server", "--asap-key-server"),
+    ("cache_keys_url", "--cache-keys-url"),
+    ("signature_algorithm", "--signature-algorithm"),
+    ("settings", "--settings"),
+)
+# List options: the installer takes one comma-separated value.
+LIST_FLAGS = (
+    ("accepted_issuers", "--asap-accepted-issuers"),
+    ("accepted_audiences", "--asap-accepted-audiences"),
+)
+
+
+def argument_spec():
+    algorithms = [
+        "HS256", "HS384", "HS512",
+        "RS256", "RS384", "RS512",
+        "PS256", "PS384", "PS512",
+        "ES256", "ES384", "EdDSA",
+    ]
+    return dict(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        domain=dict(type="str", required=True),
+        app_id=dict(type="str"),
+        app_secret=dict(type="str", no_log=True),
+        asap_key_server=dict(type="str"),
+        cache_keys_url=dict(type="str", no_log=False),
+        signature_algorithm=dict(type="str", choices=algorithms),
+        accepted_issuers=dict(type="list", elements="str"),
+        accepted_audiences=dict(type="list", elements="str"),
+        allow_empty_token=dict(type="bool"),
+        root=dict(type="path", default="/"),
+        restart=dict(type="bool", default=True),
+        settings=dict(type="path"),
+        binary=dict(type="path"),
+    )
+
+
+def find_binary(module):
+    if module.params["binary"]:
+        return module.params["binary"]
+    return module.get_bin_path(BINARY_NAME, opt_dirs=["/usr/bin", "/usr/local/bin"])
+
+
+def build_command(module, binary, dry_run):
+    p = module.params
+    subcommand = "configure" if p["state"] == "present" else "unconfigure"
+    cmd = [binary, subcommand, "--root", p["root"], "--domain", p["domain"],
+           "--non-interactive", "--output", "json"]
+    if not p["restart"]:
+        cmd.append("--no-restart")
+    if dry_run:
+        cmd.append("--dry-run")
+    if p["state"] == "absent":
+        return cmd
+    for option, flag in VALUE_FLAGS:
+        if p[option] is not None:
+            cmd.extend([flag, p[option]])
+    for option, flag in LIST_FLAGS:
+        if p[option] is not None:
+            if any("," in value for value in p[option]):
+                module.fail_json(msg="%s: a value must not contain ','" % option)
+            cmd.extend([flag, ",".join(p[option])])
+    if p["allow_empty_token"] is not None:
+        cmd.append("--allow-empty-token" if p["allow_empty_token"] else "--no-allow-empty-token")
+    if p["app_secret"] is not None:
+        # "-" = read the secret from stdin, so it never shows in the process list.
+        cmd.extend(["--app-secret-file", "-"])
+    return cmd
+
+
+def run_installer(module, cmd):
+    """Run the installer once and return its parsed JSON object (fails the task otherwise)."""
+    secret = module.params["app_secret"]
+    if secret is not None and module.params["state"] == "present":
+        # binary_data=True: pass the secret byte for byte (no newline appended).
+        rc, out, err = module.run_command(cmd, data=secret, binary_data=True)
+    else:
+        rc, out, err = module.run_command(cmd)
+    result = parse_json(out)
+    if rc != 0:
+        detail = installer_error(result, err, out)
+        what = "usage error" if rc == 2 else "failed"
+        module.fail_json(
+            msg="jitsi-meet-tokens %s %s (exit %d): %s" % (cmd[1], what, rc, detail),
+            rc=rc, stdout=out, stderr=err, command=cmd, installer=result or {},
+        )
+    if result is None:
+        module.fail_json(
+            msg="jitsi-meet-tokens %s printed no JSON object on stdout" % cmd[1],
+            rc=rc, stdout=out, stderr=err, command=cmd,
+        )
+    return result
+
+
+def parse_json(text):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        # Tolerate log lines before the object: take the last line that parses.
+        value = None
+        for line in reversed(text.splitlines()):
+            try:
+                value = json.loads(line)
+                break
+            except ValueError:
+                continue
+    return value if isinstance(value, dict) else None
+
+
+def installer_error(result, err, out):
+    if result:
+        for key in ("error", "message", "msg"):
+            if result.get(key):
+                return str(result[key])
+    for text in (err, out):
+        if text and text.strip():
+            return text.strip()
+    return "no error message"
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("app_secret", "asap_key_server", "cache_keys_url")],
+        required_if=[
+            ("state", "present", ("app_id",)),
+            ("state", "present", ("app_secret", "asap_key_server", "cache_keys_url"), True),
+        ],
+        supports_check_mode=True,
+    )
+
+    binary = find_binary(module)
+    if binary is None:
+        msg = ("%s is not installed on the target (not found on PATH); install the "
+               "package first (the jitsi_meet_tokens role does) or set 'binary'" % BINARY_NAME)
+        if module.check_mode:
+            # A fresh host in a --check run: the role's install step did not really run.
+            module.warn(msg + "; check mode cannot preview the configuration change")
+            module.exit_json(changed=True, files=[], restart=False, command=[], installer={})
+        module.fail_json(msg=msg)
+
+    diff_text = None
+    if module.check_mode or module._diff:
+        preview = run_installer(module, build_command(module, binary, dry_run=True))
+        diff_text = preview.get("diff")
+    if module.check_mode:
+        result = preview
+        command = build_command(module, binary, dry_run=True)
+    else:
+        command = build_command(module, binary, dry_run=False)
+        result = run_installer(module, command)
+        if result.get("diff"):
+            diff_text = result["diff"]
+
+    for warning in result.get("warnings") or []:
+        module.warn(str(warning))
+
+    changed = result.get("changed")
+    if not isinstance(changed, bool):
+        module.fail_json(msg="jitsi-meet-tokens printed JSON without a boolean 'changed'",
+                         installer=result, command=command)
+    output = dict(
+        changed=changed,
+        files=result.get("files") or [],
+        restart=result.get("restart", False),
+        command=command,
+        installer=result,
+    )
+    if module._diff and changed and diff_text:
+        output["diff"] = dict(prepared=diff_text)
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

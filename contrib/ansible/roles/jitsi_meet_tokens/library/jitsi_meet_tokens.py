@@ -1,0 +1,1 @@
+../../../library/jitsi_meet_tokens.py
