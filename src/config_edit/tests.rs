@@ -1,0 +1,1 @@
+//! Golden, idempotence, revert and property tests (filled in below).
