@@ -1,2 +1,157 @@
 //! Command-line definitions (clap). Every flag is documented once, here or in the
-//! `Args` struct of the module that owns the subcommand.
+//! `Args` struct of the module that owns the subcommand; help, man page and
+//! completions are generated from these definitions.
+//!
+//! Parsing has two stages: these raw arguments, then [`crate::configure::Request`]
+//! (settings file, environment and prompts resolved) that the library takes.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jitsi-meet-tokens",
+    version,
+    about = "JWT (token) authentication for Jitsi Meet on Prosody: installer and token tools"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enable token authentication for a domain (idempotent; restarts Prosody only
+    /// when something changed).
+    Configure(ConfigureArgs),
+    /// Revert what `configure` changed for a domain, from the state record.
+    Unconfigure(UnconfigureArgs),
+    /// Mint and verify test tokens.
+    Token(crate::token_cmd::TokenArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Text for a person at a terminal (progress spinners).
+    Human,
+    /// Plain log lines on stderr (maintainer scripts).
+    Plain,
+    /// One JSON object on stdout: changed, files, restart, warnings (and diff).
+    Json,
+}
+
+/// Options shared by `configure` and `unconfigure`.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Treat DIR as `/` for every file read or written (image builds, tests).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/",
+        env = "JITSI_MEET_TOKENS_ROOT"
+    )]
+    pub root: PathBuf,
+    /// The Jitsi Meet domain (Prosody VirtualHost), e.g. meet.example.com.
+    #[arg(long, value_name = "DOMAIN", env = "JITSI_MEET_TOKENS_DOMAIN")]
+    pub domain: Option<String>,
+    /// Never prompt, even on a terminal (maintainer scripts, config management).
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Do not restart Prosody (report that a restart is needed instead).
+    #[arg(long)]
+    pub no_restart: bool,
+    /// Print the unified diff that would be applied (secret masked); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format [default: human on a terminal, plain otherwise].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub output: Option<Output>,
+    /// Settings file (TOML) with defaults for these flags; `configure` records the
+    /// values it is given there, comments kept.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JITSI_MEET_TOKENS_SETTINGS",
+        default_value = crate::settings::DEFAULT_SETTINGS
+    )]
+    pub settings: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigureArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Application id: tokens must carry it as `iss` (or an accepted issuer).
+    #[arg(long, value_name = "ID", env = "JITSI_MEET_TOKENS_APP_ID")]
+    pub app_id: Option<String>,
+    /// Read the HMAC secret from FILE (`-` = stdin). Or set JITSI_MEET_TOKENS_APP_SECRET.
+    /// Never pass a secret as an argument: other users can read command lines.
+    #[arg(long, value_name = "FILE", env = "JITSI_MEET_TOKENS_APP_SECRET_FILE")]
+    pub app_secret_file: Option<PathBuf>,
+    /// Public-key server for RS/ES tokens (`<url>/<sha256(kid)>.pem`), instead of a secret.
+    #[arg(long, value_name = "URL", env = "JITSI_MEET_TOKENS_ASAP_KEY_SERVER")]
+    pub asap_key_server: Option<String>,
+    /// JWKS or certificate-map URL for public keys, instead of a secret.
+    #[arg(long, value_name = "URL", env = "JITSI_MEET_TOKENS_CACHE_KEYS_URL")]
+    pub cache_keys_url: Option<String>,
+    /// Token signature algorithm (e.g. HS256, RS256, ES256).
+    #[arg(
+        long,
+        value_name = "ALG",
+        env = "JITSI_MEET_TOKENS_SIGNATURE_ALGORITHM"
+    )]
+    pub signature_algorithm: Option<String>,
+    /// Accepted `iss` values, comma-separated (`*` = any).
+    #[arg(
+        long = "issuers",
+        value_name = "ISS,...",
+        value_delimiter = ',',
+        env = "JITSI_MEET_TOKENS_ISSUERS"
+    )]
+    pub issuers: Option<Vec<String>>,
+    /// Accepted `aud` values, comma-separated (`*` = any).
+    #[arg(
+        long = "audiences",
+        value_name = "AUD,...",
+        value_delimiter = ',',
+        env = "JITSI_MEET_TOKENS_AUDIENCES"
+    )]
+    pub audiences: Option<Vec<String>>,
+    /// Let clients without a token in (as guests).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        env = "JITSI_MEET_TOKENS_ALLOW_EMPTY_TOKEN"
+    )]
+    pub allow_empty_token: Option<bool>,
+    /// Clock leeway in seconds for exp/nbf/iat.
+    #[arg(
+        long,
+        alias = "leeway",
+        value_name = "SECONDS",
+        env = "JITSI_MEET_TOKENS_TOKEN_CLOCK_LEEWAY"
+    )]
+    pub token_clock_leeway: Option<i64>,
+    /// Do not enable presence_identity (user identity from the token in presence).
+    #[arg(long)]
+    pub no_presence_identity: bool,
+    /// Directory holding this package's Prosody plugins (put in plugin_paths).
+    #[arg(long, value_name = "DIR", env = "JITSI_MEET_TOKENS_PLUGIN_DIR")]
+    pub plugin_dir: Option<String>,
+    /// Native module built for Prosody's Lua version, installed when missing or
+    /// different [default: lua5.X/jitsi_tokens.so next to this binary].
+    #[arg(long, value_name = "FILE", env = "JITSI_MEET_TOKENS_NATIVE_MODULE")]
+    pub native_module: Option<PathBuf>,
+    /// Add `Include "conf.d/*.cfg.lua"` to prosody.cfg.lua when missing (Prosody's
+    /// conffile: only on an administrator's request, never from maintainer scripts).
+    #[arg(long)]
+    pub fix_include: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UnconfigureArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}

@@ -1,0 +1,436 @@
+//! `configure`: settings → detected system → desired host → plan → apply → report.
+
+use crate::cli::{ConfigureArgs, Output};
+use crate::config_edit::{
+    apply_desired, render_host, AuthMode, DesiredHost, Document, SectionId, Value,
+    DEFAULT_JITSI_PLUGIN_DIR, DEFAULT_PLUGIN_DIR,
+};
+use crate::detect::{self, System};
+use crate::error::Error;
+use crate::fsops::{self, under, Perms};
+use crate::plan::{Action, Change, Plan};
+use crate::provision::{self, Ctx};
+use crate::report::{Outcome, Reporter};
+use crate::runner::Runner;
+use crate::settings::{self, Secret, SettingsFile, Values};
+use crate::state::{self, FileRecord};
+use crate::tree::{self, Tree, CONF_DIR};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// A fully resolved `configure` request: what the library needs, nothing to prompt.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub ctx: Ctx,
+    pub domain: String,
+    pub values: Values,
+    /// `None`: keep the secret already in the host file.
+    pub secret: Option<Secret>,
+    pub native_module: Option<PathBuf>,
+    pub fix_include: bool,
+    /// Settings file (real path) and the values to record there.
+    pub settings: Option<(PathBuf, Values)>,
+}
+
+/// The binary's entry point for `configure`.
+pub fn main(args: ConfigureArgs) -> ExitCode {
+    let reporter = provision::reporter(args.common.output);
+    let req = match resolve(&args) {
+        Ok(r) => r,
+        Err(e) => return provision::fail(&*reporter, &e, Outcome::default()),
+    };
+    match run(&req, &crate::runner::System, &*reporter) {
+        Ok(o) => {
+            reporter.finish(&o);
+            if o.error.is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => provision::fail(&*reporter, &e, Outcome::default()),
+    }
+}
+
+fn flag_values(a: &ConfigureArgs) -> Values {
+    Values {
+        domain: a.common.domain.clone(),
+        app_id: a.app_id.clone(),
+        asap_key_server: a.asap_key_server.clone(),
+        cache_keys_url: a.cache_keys_url.clone(),
+        signature_algorithm: a.signature_algorithm.clone(),
+        issuers: a.issuers.clone(),
+        audiences: a.audiences.clone(),
+        allow_empty_token: a.allow_empty_token,
+        token_clock_leeway: a.token_clock_leeway,
+        presence_identity: a.no_presence_identity.then_some(false),
+        plugin_dir: a.plugin_dir.clone(),
+    }
+}
+
+/// Flags and environment, then the settings file, then prompts (terminal only).
+pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
+    let ctx = Ctx::from_common(&a.common);
+    let settings_real = under(&ctx.root, &a.common.settings);
+    let file = SettingsFile::load(&settings_real)?;
+    let given = flag_values(a);
+    let mut values = given.clone().or(&file.values()?);
+    let env_secret = std::env::var_os(settings::SECRET_ENV).map(|v| {
+        use std::os::unix::ffi::OsStringExt;
+        v.into_vec()
+    });
+    let mut secret = settings::read_secret(a.app_secret_file.as_deref(), env_secret)?;
+    let interactive =
+        crate::prompt::allowed(a.common.non_interactive, a.app_secret_file.as_deref());
+    if interactive {
+        crate::prompt::configure(&ctx.root, &mut values, &mut secret)?;
+    }
+    let domain = values.domain.clone().ok_or_else(|| {
+        Error::Missing(
+            "--domain (or JITSI_MEET_TOKENS_DOMAIN, or `domain` in the settings file)".into(),
+        )
+    })?;
+    if domain.is_empty() || domain.contains(['/', '\0']) || domain.starts_with('.') {
+        anyhow::bail!(Error::Usage(format!("{domain:?} is not a valid domain")));
+    }
+    if values.asap_key_server.is_some() && values.cache_keys_url.is_some() {
+        anyhow::bail!(Error::Usage(
+            "--asap-key-server and --cache-keys-url exclude each other".into()
+        ));
+    }
+    if secret.is_some() && (values.asap_key_server.is_some() || values.cache_keys_url.is_some()) {
+        anyhow::bail!(Error::Usage(
+            "give either an app secret or a key server / keys URL, not both".into()
+        ));
+    }
+    // What to record: values given this run (flags, env, prompts) that differ from the file.
+    let record = Values {
+        domain: Some(domain.clone()),
+        ..values.clone()
+    };
+    let settings = (record != file.values()?).then(|| (settings_real, record));
+    Ok(Request {
+        ctx,
+        domain,
+        values,
+        secret,
+        native_module: a.native_module.clone(),
+        fix_include: a.fix_include,
+        settings,
+    })
+}
+
+/// The desired host from the request; the secret defaults to the one in the file.
+fn desired(req: &Request, sys: &System, existing: Option<&str>) -> Result<DesiredHost> {
+    let v = &req.values;
+    let vh = SectionId::virtual_host(&req.domain);
+    let doc = existing.map(Document::parse).transpose().ok().flatten();
+    let current = |k: &str| -> Option<Vec<u8>> {
+        match doc.as_ref()?.get(&vh, k)? {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    };
+    let app_id = match (&v.app_id, current("app_id")) {
+        (Some(id), _) => id.clone(),
+        (None, Some(id)) => String::from_utf8_lossy(&id).into_owned(),
+        (None, None) => anyhow::bail!(Error::Missing(
+            "--app-id (or JITSI_MEET_TOKENS_APP_ID, or `app_id` in the settings file)".into()
+        )),
+    };
+    if app_id.is_empty() {
+        anyhow::bail!(Error::Usage("the app id is empty".into()));
+    }
+    let alg = v.signature_algorithm.clone();
+    let auth = if let Some(url) = &v.asap_key_server {
+        AuthMode::KeyServer {
+            app_id,
+            asap_key_server: url.clone(),
+            signature_algorithm: alg.unwrap_or_else(|| "RS256".into()),
+        }
+    } else if let Some(url) = &v.cache_keys_url {
+        AuthMode::KeysUrl {
+            app_id,
+            cache_keys_url: url.clone(),
+            signature_algorithm: alg.unwrap_or_else(|| "RS256".into()),
+        }
+    } else {
+        let app_secret = match (&req.secret, current("app_secret")) {
+            (Some(s), _) => s.0.clone(),
+            (None, Some(s)) if !s.is_empty() && s != b"example_app_secret" => s,
+            _ => anyhow::bail!(Error::Missing(
+                "an app secret: --app-secret-file FILE (or - for stdin) or JITSI_MEET_TOKENS_APP_SECRET"
+                    .into()
+            )),
+        };
+        AuthMode::Secret { app_id, app_secret }
+    };
+    let mut d = DesiredHost::new(&req.domain, auth);
+    d.accepted_issuers = v.issuers.clone();
+    d.accepted_audiences = v.audiences.clone();
+    d.allow_empty_token = v.allow_empty_token.unwrap_or(false);
+    d.presence_identity = v.presence_identity.unwrap_or(true);
+    if let Some(l) = v.token_clock_leeway {
+        d.token_clock_leeway = Some(u32::try_from(l).map_err(|_| {
+            Error::Usage(format!(
+                "token clock leeway {l} is out of range (0..=4294967295 s)"
+            ))
+        })?);
+    }
+    d.plugin_dir = v
+        .plugin_dir
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PLUGIN_DIR.to_string());
+    let jitsi_dir = under(&req.ctx.root, DEFAULT_JITSI_PLUGIN_DIR);
+    d.jitsi_plugin_dir =
+        (!sys.jitsi.is_empty() || jitsi_dir.is_dir()).then(|| DEFAULT_JITSI_PLUGIN_DIR.to_string());
+    Ok(d)
+}
+
+fn write_change(f: &tree::HostFile, new: String, secret: bool) -> Change {
+    Change {
+        path: f.real.clone(),
+        shown: f.shown.clone(),
+        old: Some(f.text.clone()),
+        action: Action::Write { new },
+        perms: Perms::for_write(Perms::of(&f.real), secret),
+        restart: true,
+    }
+}
+
+/// Everything `configure` would change, without touching anything.
+pub fn plan(
+    req: &Request,
+    sys: &System,
+    tree: &Tree,
+) -> Result<(Plan, Vec<crate::config_edit::Change>)> {
+    let mut plan = Plan::default();
+    let root = &req.ctx.root;
+    let files = tree.files_with_host(&req.domain);
+    if files.len() > 1 {
+        plan.warnings.push(format!(
+            "VirtualHost {:?} is defined in several files ({}); editing {}",
+            req.domain,
+            files
+                .iter()
+                .map(|f| f.shown.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            files[0].shown
+        ));
+    }
+    let avail = tree.avail_path(&req.domain);
+    let (target, link_needed) = match files.first() {
+        Some(f) => (Some((*f).clone()), false),
+        None if avail.exists() => (Some(tree.load_disabled(&avail)?), true),
+        None => (None, true),
+    };
+    let d = desired(req, sys, target.as_ref().map(|t| t.text.as_str()))?;
+    let secret_mode = matches!(d.auth, AuthMode::Secret { .. });
+    if let AuthMode::Secret { app_secret, .. } = &d.auth {
+        plan.secrets
+            .push(String::from_utf8_lossy(app_secret).into_owned());
+        let lit = crate::config_edit::lua_string(app_secret);
+        plan.secrets.push(lit[1..lit.len() - 1].to_string());
+    }
+    let mut edits = Vec::new();
+    match &target {
+        Some(f) => {
+            if f.sections
+                .iter()
+                .all(|s| !s.same_host(&SectionId::virtual_host(&req.domain)))
+            {
+                anyhow::bail!(Error::BrokenConfig(format!(
+                    "{} exists but defines no VirtualHost {:?}; fix or remove it",
+                    f.shown, req.domain
+                )));
+            }
+            let edited = apply_desired(&f.text, &d)
+                .map_err(|e| Error::BrokenConfig(format!("{}: {e}", f.shown)))?;
+            plan.warnings
+                .extend(edited.warnings.iter().map(|w| format!("{}: {w}", f.shown)));
+            let want = Perms::for_write(Perms::of(&f.real), secret_mode);
+            if edited.changed() || Perms::of(&f.real) != Some(want) {
+                plan.changes
+                    .push(write_change(f, edited.text.clone(), secret_mode));
+            }
+            edits = edited.changes;
+        }
+        None => {
+            let text =
+                render_host(&d).map_err(|e| anyhow::anyhow!("rendering the host config: {e}"))?;
+            plan.changes.push(Change {
+                path: avail.clone(),
+                shown: format!("{CONF_DIR}/conf.avail/{}.cfg.lua", req.domain),
+                old: None,
+                action: Action::Write { new: text },
+                perms: Perms::for_write(None, secret_mode),
+                restart: true,
+            });
+        }
+    }
+    if link_needed {
+        let link = tree.confd_link(&req.domain);
+        if link.exists() || link.is_symlink() {
+            anyhow::bail!(Error::BrokenConfig(format!(
+                "{} exists but does not lead to {}; fix it by hand",
+                link.display(),
+                avail.display()
+            )));
+        }
+        plan.changes.push(Change {
+            path: link,
+            shown: format!("{CONF_DIR}/conf.d/{}.cfg.lua", req.domain),
+            old: None,
+            action: Action::Symlink {
+                target: PathBuf::from(format!("../conf.avail/{}.cfg.lua", req.domain)),
+            },
+            perms: Perms {
+                mode: 0o777,
+                uid: 0,
+                gid: 0,
+            },
+            restart: true,
+        });
+    }
+    if !tree.includes_confd && !files.iter().any(|f| f.real == tree.main.real) {
+        if req.fix_include {
+            let mut new = tree.main.text.clone();
+            if !new.ends_with('\n') && !new.is_empty() {
+                new.push('\n');
+            }
+            new.push_str("Include \"conf.d/*.cfg.lua\"\n");
+            plan.changes.push(write_change(&tree.main, new, false));
+        } else {
+            plan.warnings.push(format!(
+                "{CONF_DIR}/prosody.cfg.lua does not include conf.d/*.cfg.lua, so Prosody does not \
+                 load the host file; add the line `Include \"conf.d/*.cfg.lua\"` at its end, or run \
+                 configure again with --fix-include"
+            ));
+        }
+    }
+    if let Some(c) = crate::native::plan(root, sys, req.native_module.as_deref())? {
+        plan.changes.push(c);
+    }
+    let pd = &d.plugin_dir;
+    let plugin_found = [under(root, pd), PathBuf::from(pd)]
+        .iter()
+        .any(|p| p.join("mod_auth_token.lua").is_file());
+    if !plugin_found {
+        plan.warnings.push(format!(
+            "the plugin directory {pd} has no mod_auth_token.lua: install the package's Prosody \
+             plugins there or pass --plugin-dir"
+        ));
+    }
+    if let Some((path, values)) = &req.settings {
+        let mut f = SettingsFile::load(path)?;
+        let new = f.update(values)?;
+        if f.original.as_deref() != Some(new.as_str()) {
+            plan.changes.push(Change {
+                path: path.clone(),
+                shown: match path.strip_prefix(root) {
+                    Ok(rel) => format!("/{}", rel.display()),
+                    Err(_) => path.display().to_string(),
+                },
+                old: f.original.clone(),
+                action: Action::Write { new },
+                perms: Perms::for_write(Perms::of(path), false),
+                restart: false,
+            });
+        }
+    }
+    Ok((plan, edits))
+}
+
+/// Run `configure`: plan, and unless dry-run, apply, record, restart.
+pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
+    let root = &req.ctx.root;
+    let sys = detect::detect(root, runner)?;
+    let _lock = if req.ctx.dry_run {
+        None
+    } else {
+        Some(fsops::lock(
+            &req.ctx.state_dir.join("lock"),
+            std::time::Duration::from_secs(30),
+        )?)
+    };
+    let tree = tree::scan(root)?;
+    let (plan, edits) = plan(req, &sys, &tree)?;
+    for w in &plan.warnings {
+        rep.warn(w);
+    }
+    let update = |rec: &mut state::Record| {
+        for c in &plan.changes {
+            let Action::Write { new } = &c.action else {
+                if let Action::Symlink { .. } = c.action {
+                    if rec.file_mut(&c.shown).is_none() {
+                        rec.files.push(FileRecord {
+                            path: c.shown.clone(),
+                            created: true,
+                            symlink: true,
+                            original: None,
+                            original_perms: None,
+                            written: None,
+                            changes: vec![],
+                        });
+                    }
+                }
+                continue;
+            };
+            if !c.restart {
+                continue; // the settings file is ours, not Prosody's: nothing to revert
+            }
+            let is_host_file = c.shown.ends_with(&format!("/{}.cfg.lua", req.domain))
+                || tree
+                    .files_with_host(&req.domain)
+                    .iter()
+                    .any(|f| f.real == c.path);
+            match rec.file_mut(&c.shown) {
+                Some(fr) => {
+                    fr.written = Some(new.clone());
+                    if is_host_file {
+                        fr.changes.extend(edits.iter().cloned());
+                    }
+                }
+                None => rec.files.push(FileRecord {
+                    path: c.shown.clone(),
+                    created: c.old.is_none(),
+                    symlink: false,
+                    original: c.old.clone(),
+                    original_perms: Perms::of(&c.path),
+                    written: Some(new.clone()),
+                    changes: if is_host_file { edits.clone() } else { vec![] },
+                }),
+            }
+        }
+    };
+    provision::execute(
+        &req.ctx,
+        &req.domain,
+        &sys,
+        &tree,
+        &plan,
+        crate::service::Expect::TokenLogin,
+        runner,
+        rep,
+        provision::RecordOp::Update(&update),
+    )
+}
+
+pub fn default_output(o: Option<Output>) -> Output {
+    o.unwrap_or_else(|| {
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            Output::Human
+        } else {
+            Output::Plain
+        }
+    })
+}
+
+pub fn shown_path(root: &Path, real: &Path) -> String {
+    match real.strip_prefix(root) {
+        Ok(rel) => format!("/{}", rel.display()),
+        Err(_) => real.display().to_string(),
+    }
+}

@@ -1,0 +1,111 @@
+//! External commands (`prosodyctl`, `lua5.4`, `systemctl`, init scripts) go through
+//! [`Runner`] so tests can see or replace them. Arguments are passed as a vector,
+//! never through a shell, and secrets only ever travel on stdin or in files.
+
+use anyhow::{Context, Result};
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+        }
+    }
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+    pub fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    pub fn display(&self) -> String {
+        let mut s = self.program.to_string_lossy().into_owned();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&a.to_string_lossy());
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CmdOutput {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CmdOutput {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+}
+
+pub trait Runner: Send + Sync {
+    /// Run to completion and capture output.
+    fn run(&self, cmd: &Cmd) -> Result<CmdOutput>;
+    /// Start detached (stdio to /dev/null); returns the child's PID.
+    fn spawn(&self, cmd: &Cmd) -> Result<u32>;
+}
+
+pub struct System;
+
+impl Runner for System {
+    fn run(&self, cmd: &Cmd) -> Result<CmdOutput> {
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args)
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if cmd.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        let mut child = c
+            .spawn()
+            .with_context(|| format!("cannot run {}", cmd.display()))?;
+        if let (Some(data), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
+            // A child that exits early closes its stdin; its exit status tells the story.
+            let _ = stdin.write_all(data);
+        }
+        let out = child
+            .wait_with_output()
+            .with_context(|| format!("waiting for {}", cmd.display()))?;
+        Ok(CmdOutput {
+            status: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn spawn(&self, cmd: &Cmd) -> Result<u32> {
+        use std::os::unix::process::CommandExt;
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args)
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Own session: the daemon must not die with our terminal or process group.
+            .process_group(0);
+        let child = c
+            .spawn()
+            .with_context(|| format!("cannot start {}", cmd.display()))?;
+        Ok(child.id())
+    }
+}

@@ -1,0 +1,285 @@
+//! Restarting Prosody and proving it came back. systemd where it runs; otherwise
+//! stop the pidfile's process with signals (Debian 12's init script cannot stop a
+//! Prosody on lua5.4, see prosody.md) and start it again through the init script, or
+//! — under a `--root` that is not `/` — by spawning `prosody -F` as the prosody user.
+//! Success means a new PID in the pidfile and the BOSH endpoint answering for the
+//! domain (offering ANONYMOUS, i.e. token login, when we configured it).
+
+use crate::runner::{Cmd, Runner};
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What we know about the Prosody instance a config describes.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub root: PathBuf,
+    /// The main config file (real path).
+    pub config: PathBuf,
+    /// Real path of the pidfile.
+    pub pidfile: Option<PathBuf>,
+    /// Loopback-reachable address of the HTTP (BOSH) port, when mod_bosh is on.
+    pub bosh: Option<(String, u16)>,
+    /// c2s port, the fallback liveness check when BOSH is off.
+    pub c2s: (String, u16),
+    /// Extra Lua C-module directory (the root's), for a Prosody spawned under `--root`.
+    pub lua_cpath: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The domain must offer SASL ANONYMOUS (token login) over BOSH.
+    TokenLogin,
+    /// Any answer from the server will do.
+    Alive,
+}
+
+#[derive(Debug, Clone)]
+pub struct Restarted {
+    /// `restarted` or `started` (was not running).
+    pub what: &'static str,
+    pub method: String,
+    pub old_pid: Option<i32>,
+    pub new_pid: i32,
+}
+
+/// The PID in `pidfile` when that process is alive (not a zombie).
+pub fn running_pid(pidfile: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()?;
+    alive(pid).then_some(pid)
+}
+
+fn alive(pid: i32) -> bool {
+    if pid <= 0 || kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    // A dead child of ours stays a zombie until reaped; it answers kill(0) all the same.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => true,
+    }
+}
+
+fn wait_dead(pid: i32, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !alive(pid)
+}
+
+fn stop_pid(pid: i32) -> Result<()> {
+    let p = Pid::from_raw(pid);
+    let _ = kill(p, Signal::SIGTERM);
+    if wait_dead(pid, Duration::from_secs(10)) {
+        return Ok(());
+    }
+    let _ = kill(p, Signal::SIGKILL);
+    if wait_dead(pid, Duration::from_secs(3)) {
+        return Ok(());
+    }
+    bail!("Prosody (PID {pid}) did not stop after SIGTERM and SIGKILL")
+}
+
+fn systemd_running(root: &Path) -> bool {
+    root == Path::new("/")
+        && Path::new("/run/systemd/system").is_dir()
+        && which::which("systemctl").is_ok()
+}
+
+impl Service {
+    pub fn pid(&self) -> Option<i32> {
+        self.pidfile.as_deref().and_then(running_pid)
+    }
+
+    /// Restart (or start) Prosody and wait until it answers as `expect` says.
+    pub fn restart(&self, runner: &dyn Runner, domain: &str, expect: Expect) -> Result<Restarted> {
+        let old = self.pid();
+        let method;
+        if systemd_running(&self.root) {
+            method = "systemctl restart prosody".to_string();
+            let out = runner.run(&Cmd::new("systemctl").arg("restart").arg("prosody"))?;
+            if !out.success() {
+                bail!("systemctl restart prosody failed: {}", out.stderr.trim());
+            }
+        } else {
+            if let Some(pid) = old {
+                stop_pid(pid)?;
+            }
+            let init = self.root.join("etc/init.d/prosody");
+            if self.root == Path::new("/") && init.exists() {
+                // Stopping was ours (signals); the init script only starts.
+                method = format!("{} start", init.display());
+                let out = runner.run(&Cmd::new(&init).arg("start"))?;
+                if !out.success() {
+                    bail!(
+                        "{method} failed: {}{}",
+                        out.stdout.trim(),
+                        out.stderr.trim()
+                    );
+                }
+            } else {
+                let prosody = {
+                    let p = self.root.join("usr/bin/prosody");
+                    if p.exists() {
+                        p
+                    } else {
+                        which::which("prosody").context("prosody not found in PATH")?
+                    }
+                };
+                // Never as root: setpriv drops to the prosody user before exec.
+                let mut cmd = Cmd::new("setpriv")
+                    .arg("--reuid=prosody")
+                    .arg("--regid=prosody")
+                    .arg("--init-groups")
+                    .arg("--")
+                    .arg(&prosody)
+                    .arg("--config")
+                    .arg(&self.config)
+                    .arg("-F");
+                if let Some((k, v)) = &self.lua_cpath {
+                    cmd = cmd.env(k, v);
+                }
+                method = format!("spawned {} as user prosody", prosody.display());
+                runner.spawn(&cmd)?;
+            }
+        }
+        let new_pid = self.wait_new_pid(old, Duration::from_secs(15))?;
+        self.wait_answer(domain, expect, Duration::from_secs(10))
+            .with_context(|| {
+                format!("Prosody (PID {new_pid}) started but does not answer properly")
+            })?;
+        Ok(Restarted {
+            what: if old.is_some() {
+                "restarted"
+            } else {
+                "started"
+            },
+            method,
+            old_pid: old,
+            new_pid,
+        })
+    }
+
+    fn wait_new_pid(&self, old: Option<i32>, timeout: Duration) -> Result<i32> {
+        let Some(pf) = &self.pidfile else {
+            bail!("the config sets no pidfile, so a restart cannot be confirmed");
+        };
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(pid) = running_pid(pf) {
+                if Some(pid) != old {
+                    return Ok(pid);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!(
+            "Prosody did not come up within {} s (no new live PID in {}); see its log",
+            timeout.as_secs(),
+            pf.display()
+        )
+    }
+
+    fn wait_answer(&self, domain: &str, expect: Expect, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        let mut last = anyhow::anyhow!("no answer");
+        while start.elapsed() < timeout {
+            if self.pidfile.is_some() && self.pid().is_none() {
+                bail!("Prosody exited right after starting; see its log");
+            }
+            match self.probe(domain, expect) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(last)
+    }
+
+    /// One probe: a BOSH session request for the domain, or a TCP connect to c2s.
+    pub fn probe(&self, domain: &str, expect: Expect) -> Result<()> {
+        let Some((host, port)) = &self.bosh else {
+            TcpStream::connect_timeout(
+                &first_addr(&self.c2s.0, self.c2s.1)?,
+                Duration::from_secs(2),
+            )
+            .with_context(|| format!("c2s port {}:{} does not answer", self.c2s.0, self.c2s.1))?;
+            return Ok(());
+        };
+        let body = format!(
+            "<body content='text/xml; charset=utf-8' hold='1' rid='1000' to='{}' ver='1.6' wait='1' \
+             xml:lang='en' xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' \
+             xmpp:version='1.0'/>",
+            xml_escape(domain)
+        );
+        let reply = http_post(host, *port, "/http-bind", &body)?;
+        match expect {
+            Expect::Alive => Ok(()),
+            Expect::TokenLogin if reply.contains(">ANONYMOUS<") => Ok(()),
+            Expect::TokenLogin => bail!(
+                "BOSH on {host}:{port} answers but {domain} offers no token login (ANONYMOUS): \
+                 the token module did not load; reply: {}",
+                reply.chars().take(300).collect::<String>()
+            ),
+        }
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('\'', "&apos;")
+        .replace('"', "&quot;")
+}
+
+fn first_addr(host: &str, port: u16) -> Result<std::net::SocketAddr> {
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .with_context(|| format!("cannot resolve {host}"))
+}
+
+/// Minimal HTTP/1.0 POST over loopback: we only need the status and the body of one
+/// request, so a client library would add weight without adding safety.
+fn http_post(host: &str, port: u16, path: &str, body: &str) -> Result<String> {
+    let addr = first_addr(host, port)?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("BOSH port {host}:{port} does not answer"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.set_write_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: text/xml; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply)
+        .with_context(|| format!("reading the BOSH reply from {host}:{port}"))?;
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let status = reply.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        bail!("BOSH on {host}:{port} answered HTTP {status:?}");
+    }
+    Ok(reply)
+}
+
+/// The address to reach a listener bound to `iface` from this machine.
+pub fn loopback_for(iface: &str) -> String {
+    match iface {
+        "*" | "0.0.0.0" => "127.0.0.1".into(),
+        "::" => "::1".into(),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,333 @@
+//! Settings for `configure`: flags and `JITSI_MEET_TOKENS_*` variables (both through
+//! clap), then the TOML settings file for whatever they leave open. The file is
+//! edited in place with toml_edit (comments and layout kept) when a run is given
+//! values that differ from it. The secret is never stored there.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use toml_edit::{value, Array, DocumentMut, Item};
+
+pub const DEFAULT_SETTINGS: &str = "/etc/jitsi-meet-tokens/settings.toml";
+pub const SECRET_ENV: &str = "JITSI_MEET_TOKENS_APP_SECRET";
+
+/// A secret that never shows up in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// Values a settings file may hold. Every field optional: flags fill the rest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Values {
+    pub domain: Option<String>,
+    pub app_id: Option<String>,
+    pub asap_key_server: Option<String>,
+    pub cache_keys_url: Option<String>,
+    pub signature_algorithm: Option<String>,
+    pub issuers: Option<Vec<String>>,
+    pub audiences: Option<Vec<String>>,
+    pub allow_empty_token: Option<bool>,
+    pub token_clock_leeway: Option<i64>,
+    pub presence_identity: Option<bool>,
+    pub plugin_dir: Option<String>,
+}
+
+impl Values {
+    /// `self` with the gaps filled from `other`.
+    pub fn or(self, other: &Values) -> Values {
+        Values {
+            domain: self.domain.or(other.domain.clone()),
+            app_id: self.app_id.or(other.app_id.clone()),
+            asap_key_server: self.asap_key_server.or(other.asap_key_server.clone()),
+            cache_keys_url: self.cache_keys_url.or(other.cache_keys_url.clone()),
+            signature_algorithm: self
+                .signature_algorithm
+                .or(other.signature_algorithm.clone()),
+            issuers: self.issuers.or(other.issuers.clone()),
+            audiences: self.audiences.or(other.audiences.clone()),
+            allow_empty_token: self.allow_empty_token.or(other.allow_empty_token),
+            token_clock_leeway: self.token_clock_leeway.or(other.token_clock_leeway),
+            presence_identity: self.presence_identity.or(other.presence_identity),
+            plugin_dir: self.plugin_dir.or(other.plugin_dir.clone()),
+        }
+    }
+}
+
+/// The settings file: its path, its parsed document, and its text as read.
+pub struct SettingsFile {
+    pub path: PathBuf,
+    pub original: Option<String>,
+    doc: DocumentMut,
+}
+
+fn get_str(doc: &DocumentMut, k: &str) -> Result<Option<String>> {
+    match doc.get(k) {
+        None => Ok(None),
+        Some(i) => i
+            .as_str()
+            .map(|s| Some(s.to_string()))
+            .with_context(|| format!("settings: `{k}` must be a string")),
+    }
+}
+
+fn get_list(doc: &DocumentMut, k: &str) -> Result<Option<Vec<String>>> {
+    let Some(i) = doc.get(k) else { return Ok(None) };
+    let arr = i
+        .as_array()
+        .with_context(|| format!("settings: `{k}` must be an array of strings"))?;
+    arr.iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .with_context(|| format!("settings: `{k}` must hold only strings"))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+fn get_bool(doc: &DocumentMut, k: &str) -> Result<Option<bool>> {
+    match doc.get(k) {
+        None => Ok(None),
+        Some(i) => i
+            .as_bool()
+            .map(Some)
+            .with_context(|| format!("settings: `{k}` must be true or false")),
+    }
+}
+
+impl SettingsFile {
+    pub fn load(path: &Path) -> Result<SettingsFile> {
+        let original = match std::fs::read_to_string(path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let doc: DocumentMut = original
+            .as_deref()
+            .unwrap_or("")
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        Ok(SettingsFile {
+            path: path.to_path_buf(),
+            original,
+            doc,
+        })
+    }
+
+    pub fn values(&self) -> Result<Values> {
+        let d = &self.doc;
+        Ok(Values {
+            domain: get_str(d, "domain")?,
+            app_id: get_str(d, "app_id")?,
+            asap_key_server: get_str(d, "asap_key_server")?,
+            cache_keys_url: get_str(d, "cache_keys_url")?,
+            signature_algorithm: get_str(d, "signature_algorithm")?,
+            issuers: get_list(d, "asap_accepted_issuers")?,
+            audiences: get_list(d, "asap_accepted_audiences")?,
+            allow_empty_token: get_bool(d, "allow_empty_token")?,
+            token_clock_leeway: match d.get("token_clock_leeway") {
+                None => None,
+                Some(i) => Some(
+                    i.as_integer()
+                        .context("settings: `token_clock_leeway` must be an integer")?,
+                ),
+            },
+            presence_identity: get_bool(d, "presence_identity")?,
+            plugin_dir: get_str(d, "plugin_dir")?,
+        })
+    }
+
+    /// Record `v`'s values; only keys whose value differs are touched, so comments
+    /// and unrelated keys stay as they were. Returns the new text.
+    pub fn update(&mut self, v: &Values) -> Result<String> {
+        let old = self.values()?;
+        let d = &mut self.doc;
+        fn set_s(d: &mut DocumentMut, k: &str, new: &Option<String>, old: &Option<String>) {
+            if let (Some(n), false) = (new, new == old) {
+                set_keep_decor(d, k, value(n.as_str()));
+            }
+        }
+        fn set_l(
+            d: &mut DocumentMut,
+            k: &str,
+            new: &Option<Vec<String>>,
+            old: &Option<Vec<String>>,
+        ) {
+            if let (Some(n), false) = (new, new == old) {
+                let arr: Array = n.iter().map(String::as_str).collect();
+                set_keep_decor(d, k, value(arr));
+            }
+        }
+        fn set_b(d: &mut DocumentMut, k: &str, new: Option<bool>, old: Option<bool>) {
+            if let (Some(n), false) = (new, new == old) {
+                set_keep_decor(d, k, value(n));
+            }
+        }
+        set_s(d, "domain", &v.domain, &old.domain);
+        set_s(d, "app_id", &v.app_id, &old.app_id);
+        set_s(
+            d,
+            "asap_key_server",
+            &v.asap_key_server,
+            &old.asap_key_server,
+        );
+        set_s(d, "cache_keys_url", &v.cache_keys_url, &old.cache_keys_url);
+        set_s(
+            d,
+            "signature_algorithm",
+            &v.signature_algorithm,
+            &old.signature_algorithm,
+        );
+        set_l(d, "asap_accepted_issuers", &v.issuers, &old.issuers);
+        set_l(d, "asap_accepted_audiences", &v.audiences, &old.audiences);
+        set_b(
+            d,
+            "allow_empty_token",
+            v.allow_empty_token,
+            old.allow_empty_token,
+        );
+        if let (Some(n), false) = (
+            v.token_clock_leeway,
+            v.token_clock_leeway == old.token_clock_leeway,
+        ) {
+            set_keep_decor(d, "token_clock_leeway", value(n));
+        }
+        set_b(
+            d,
+            "presence_identity",
+            v.presence_identity,
+            old.presence_identity,
+        );
+        set_s(d, "plugin_dir", &v.plugin_dir, &old.plugin_dir);
+        let mut text = self.doc.to_string();
+        if self.original.is_none() && !text.is_empty() {
+            text = format!(
+                "# jitsi-meet-tokens settings: defaults for `jitsi-meet-tokens configure`.\n\
+                 # Flags and JITSI_MEET_TOKENS_* variables override them. The secret is never\n\
+                 # stored here (use --app-secret-file or JITSI_MEET_TOKENS_APP_SECRET).\n{text}"
+            );
+        }
+        Ok(text)
+    }
+}
+
+/// Replace a key's value but keep the comment/whitespace around the old value.
+fn set_keep_decor(d: &mut DocumentMut, k: &str, mut new: Item) {
+    if let (Some(old), Some(nv)) = (d.get(k).and_then(Item::as_value), new.as_value_mut()) {
+        *nv.decor_mut() = old.decor().clone();
+    }
+    d[k] = new;
+}
+
+/// Read the secret from `--app-secret-file` (`-` = stdin) or the environment.
+/// One trailing line break (as `echo` and editors add) is not part of the secret.
+pub fn read_secret(file: Option<&Path>, env: Option<Vec<u8>>) -> Result<Option<Secret>> {
+    let raw = match file {
+        Some(p) if p == Path::new("-") => {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                .context("reading the app secret from stdin")?;
+            buf
+        }
+        Some(p) => std::fs::read(p)
+            .with_context(|| format!("reading the app secret from {}", p.display()))?,
+        None => match env {
+            Some(v) => v,
+            None => return Ok(None),
+        },
+    };
+    let mut s = raw;
+    if s.ends_with(b"\n") {
+        s.pop();
+        if s.ends_with(b"\r") {
+            s.pop();
+        }
+    }
+    if s.is_empty() {
+        anyhow::bail!(crate::error::Error::Usage("the app secret is empty".into()));
+    }
+    Ok(Some(Secret(s)))
+}
+
+/// A strong random secret: 32 bytes from the kernel, base64url without padding
+/// (43 printable characters, safe in any shell or config file).
+pub fn generate_secret() -> Result<String> {
+    use base64::Engine;
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_keeps_comments_and_unrelated_keys() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.toml");
+        std::fs::write(
+            &p,
+            "# top comment\napp_id = \"old\" # trailing\nother = 1\n",
+        )
+        .unwrap();
+        let mut f = SettingsFile::load(&p).unwrap();
+        let v = Values {
+            app_id: Some("new".into()),
+            issuers: Some(vec!["a".into(), "b".into()]),
+            ..Default::default()
+        };
+        let text = f.update(&v).unwrap();
+        assert!(
+            text.starts_with("# top comment\napp_id = \"new\" # trailing\nother = 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("asap_accepted_issuers = [\"a\", \"b\"]"));
+        let mut again = SettingsFile::load(&p).unwrap();
+        std::fs::write(&p, &text).unwrap();
+        again = SettingsFile::load(&p).unwrap_or(again);
+        assert_eq!(again.update(&v).unwrap(), text, "same values: same text");
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.toml");
+        std::fs::write(&p, "allow_empty_token = \"yes\"\n").unwrap();
+        let e = SettingsFile::load(&p).unwrap().values().unwrap_err();
+        assert!(e.to_string().contains("allow_empty_token"));
+    }
+
+    #[test]
+    fn generated_secrets_are_long_and_distinct() {
+        let a = generate_secret().unwrap();
+        let b = generate_secret().unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
+
+    #[test]
+    fn secret_trailing_newline_stripped_once() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sec");
+        std::fs::write(&p, "a\nb\n\n").unwrap();
+        assert_eq!(read_secret(Some(&p), None).unwrap().unwrap().0, b"a\nb\n");
+        assert_eq!(
+            read_secret(None, Some(b"x\r\n".to_vec()))
+                .unwrap()
+                .unwrap()
+                .0,
+            b"x"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Prosody's config tree under the root: `prosody.cfg.lua`, the host files enabled
+//! in `conf.d/` (symlinks into `conf.avail/`, resolved inside the root), which hosts
+//! each file defines, and whether the main file includes `conf.d/*.cfg.lua`.
+
+use crate::config_edit::{decode_lua_string, Document, SectionId};
+use crate::error::Error;
+use crate::fsops::under;
+use anyhow::{Context, Result};
+use full_moon::ast::{self, Prefix, Stmt, Suffix};
+use std::path::{Path, PathBuf};
+
+pub const CONF_DIR: &str = "/etc/prosody";
+
+#[derive(Debug, Clone)]
+pub struct HostFile {
+    /// Real path (root prefix included) of the file holding the text.
+    pub real: PathBuf,
+    /// Path as the target system sees it.
+    pub shown: String,
+    pub text: String,
+    pub sections: Vec<SectionId>,
+    /// Loaded by Prosody (the main file, or reached through conf.d).
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tree {
+    pub root: PathBuf,
+    pub main: HostFile,
+    pub includes_confd: bool,
+    /// Enabled host files from conf.d, in name order.
+    pub confd: Vec<HostFile>,
+}
+
+/// The literal arguments of top-level `Include "..."` statements.
+pub fn includes(text: &str) -> Vec<String> {
+    let Ok(ast) = full_moon::parse(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for stmt in ast.nodes().stmts() {
+        let Stmt::FunctionCall(call) = stmt else {
+            continue;
+        };
+        let Prefix::Name(name) = call.prefix() else {
+            continue;
+        };
+        if name.token().to_string() != "Include" {
+            continue;
+        }
+        let mut suffixes = call.suffixes();
+        let (Some(Suffix::Call(ast::Call::AnonymousCall(args))), None) =
+            (suffixes.next(), suffixes.next())
+        else {
+            continue;
+        };
+        let lit = match args.as_ref() {
+            ast::FunctionArgs::String(t) => t.to_string(),
+            ast::FunctionArgs::Parentheses { arguments, .. } if arguments.len() == 1 => {
+                match arguments.iter().next() {
+                    Some(ast::Expression::String(t)) => t.to_string(),
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        if let Some(b) = decode_lua_string(lit.trim()) {
+            out.push(String::from_utf8_lossy(&b).into_owned());
+        }
+    }
+    out
+}
+
+/// Does one of these Include patterns load `conf.d/*.cfg.lua` (relative or absolute)?
+pub fn covers_confd(patterns: &[String]) -> bool {
+    patterns.iter().any(|p| {
+        let p = p.trim_start_matches("./");
+        p == "conf.d/*.cfg.lua" || p == format!("{CONF_DIR}/conf.d/*.cfg.lua")
+    })
+}
+
+fn parse(real: &Path, shown: String, enabled: bool) -> Result<HostFile> {
+    let text =
+        std::fs::read_to_string(real).with_context(|| format!("reading {}", real.display()))?;
+    let doc = Document::parse(&text).map_err(|e| Error::BrokenConfig(format!("{shown}: {e}")))?;
+    Ok(HostFile {
+        real: real.to_path_buf(),
+        shown,
+        sections: doc.sections().into_iter().map(|s| s.id).collect(),
+        text,
+        enabled,
+    })
+}
+
+/// Where a conf.d symlink points, resolved inside the root (an absolute target such
+/// as `/etc/prosody/conf.avail/x` is taken relative to the root).
+pub fn resolve_link(root: &Path, link: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(link).ok()?;
+    Some(if target.is_absolute() {
+        under(root, &target)
+    } else {
+        link.parent()?.join(target)
+    })
+}
+
+pub fn scan(root: &Path) -> Result<Tree> {
+    let dir = under(root, CONF_DIR);
+    let main_real = dir.join("prosody.cfg.lua");
+    if !main_real.exists() {
+        anyhow::bail!(Error::BrokenConfig(format!(
+            "{} does not exist: is Prosody installed under this root?",
+            main_real.display()
+        )));
+    }
+    let main = parse(&main_real, format!("{CONF_DIR}/prosody.cfg.lua"), true)?;
+    let includes_confd = covers_confd(&includes(&main.text));
+    let mut confd = Vec::new();
+    if includes_confd {
+        let mut names: Vec<_> = std::fs::read_dir(dir.join("conf.d"))
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        names.sort();
+        for link in names {
+            let name = link.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".cfg.lua") {
+                continue;
+            }
+            let real = if link.is_symlink() {
+                match resolve_link(root, &link) {
+                    Some(t) if t.exists() => t,
+                    // Prosody skips a dangling link too.
+                    _ => continue,
+                }
+            } else {
+                link.clone()
+            };
+            let shown = match real.strip_prefix(root) {
+                Ok(rel) => format!("/{}", rel.display()),
+                Err(_) => real.display().to_string(),
+            };
+            confd.push(parse(&real, shown, true)?);
+        }
+    }
+    Ok(Tree {
+        root: root.to_path_buf(),
+        main,
+        includes_confd,
+        confd,
+    })
+}
+
+impl Tree {
+    /// Enabled files defining `VirtualHost "<domain>"`, main file first.
+    pub fn files_with_host(&self, domain: &str) -> Vec<&HostFile> {
+        let id = SectionId::virtual_host(domain);
+        std::iter::once(&self.main)
+            .chain(self.confd.iter())
+            .filter(|f| f.sections.iter().any(|s| s.same_host(&id)))
+            .collect()
+    }
+
+    /// Every enabled file.
+    pub fn files(&self) -> impl Iterator<Item = &HostFile> {
+        std::iter::once(&self.main).chain(self.confd.iter())
+    }
+
+    /// `conf.avail/<domain>.cfg.lua` (real path) and whether it exists.
+    pub fn avail_path(&self, domain: &str) -> PathBuf {
+        under(
+            &self.root,
+            format!("{CONF_DIR}/conf.avail/{domain}.cfg.lua"),
+        )
+    }
+
+    pub fn confd_link(&self, domain: &str) -> PathBuf {
+        under(&self.root, format!("{CONF_DIR}/conf.d/{domain}.cfg.lua"))
+    }
+
+    /// Parse a file that is not enabled (e.g. `conf.avail/<domain>.cfg.lua`).
+    pub fn load_disabled(&self, real: &Path) -> Result<HostFile> {
+        let shown = match real.strip_prefix(&self.root) {
+            Ok(rel) => format!("/{}", rel.display()),
+            Err(_) => real.display().to_string(),
+        };
+        parse(real, shown, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_include_statements_not_comments() {
+        let t = "-- Include \"conf.d/*.cfg.lua\"\n--[[ Include \"x\" ]]\nInclude \"conf.d/*.cfg.lua\"\nInclude(\"/etc/prosody/other/*.lua\")\n";
+        assert_eq!(
+            includes(t),
+            vec!["conf.d/*.cfg.lua", "/etc/prosody/other/*.lua"]
+        );
+        assert!(covers_confd(&includes(t)));
+        assert!(!covers_confd(&includes(
+            "-- Include \"conf.d/*.cfg.lua\"\n"
+        )));
+        assert!(covers_confd(&["/etc/prosody/conf.d/*.cfg.lua".to_string()]));
+    }
+}

@@ -1,0 +1,170 @@
+//! `unconfigure`: revert what `configure` did for a domain, from the state record.
+//! A file nobody touched since our last write gets its original bytes back; one
+//! edited since gets only our option-level changes undone (config_edit's `revert`).
+
+use crate::cli::UnconfigureArgs;
+use crate::config_edit::revert;
+use crate::detect;
+use crate::error::Error;
+use crate::fsops::{under, Perms};
+use crate::plan::{Action, Change, Plan};
+use crate::provision::{self, Ctx};
+use crate::report::{Outcome, Reporter};
+use crate::runner::Runner;
+use crate::settings::SettingsFile;
+use crate::state;
+use crate::tree;
+use anyhow::Result;
+use std::process::ExitCode;
+
+pub fn main(args: UnconfigureArgs) -> ExitCode {
+    let rep = provision::reporter(args.common.output);
+    let ctx = Ctx::from_common(&args.common);
+    let domain = match args.common.domain.clone().map(Ok).unwrap_or_else(|| {
+        SettingsFile::load(&under(&ctx.root, &args.common.settings))?
+            .values()?
+            .domain
+            .ok_or_else(|| Error::Missing("--domain".into()).into())
+    }) {
+        Ok(d) => d,
+        Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
+    };
+    match run(&ctx, &domain, &crate::runner::System, &*rep) {
+        Ok(o) => {
+            rep.finish(&o);
+            ExitCode::from(if o.error.is_some() { 1 } else { 0 })
+        }
+        Err(e) => provision::fail(&*rep, &e, Outcome::default()),
+    }
+}
+
+/// The plan that reverts the record (empty when there is nothing left to undo).
+pub fn plan(ctx: &Ctx, rec: &state::Record) -> Result<Plan> {
+    let mut plan = Plan::default();
+    for f in rec.files.iter().rev() {
+        let path = under(&ctx.root, &f.path);
+        if f.symlink {
+            if path.is_symlink() {
+                plan.changes.push(Change {
+                    path,
+                    shown: f.path.clone(),
+                    old: None,
+                    action: Action::Remove,
+                    perms: Perms {
+                        mode: 0o777,
+                        uid: 0,
+                        gid: 0,
+                    },
+                    restart: true,
+                });
+            }
+            continue;
+        }
+        let current = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                plan.warnings
+                    .push(format!("{} is gone; nothing to revert there", f.path));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let untouched = f.written.as_deref() == Some(current.as_str());
+        if f.created {
+            if untouched {
+                plan.changes.push(Change {
+                    path,
+                    shown: f.path.clone(),
+                    old: Some(current),
+                    action: Action::Remove,
+                    perms: Perms {
+                        mode: 0o644,
+                        uid: 0,
+                        gid: 0,
+                    },
+                    restart: true,
+                });
+            } else {
+                plan.warnings.push(format!(
+                    "{} was created by configure but edited since; left in place",
+                    f.path
+                ));
+            }
+            continue;
+        }
+        let (new, perms) = if untouched {
+            let perms = f
+                .original_perms
+                .unwrap_or_else(|| Perms::for_write(Perms::of(&path), false));
+            (f.original.clone().unwrap_or_default(), perms)
+        } else {
+            let r = revert(&current, &f.changes)
+                .map_err(|e| Error::BrokenConfig(format!("{}: {e}", f.path)))?;
+            for s in r.skipped {
+                plan.warnings
+                    .push(format!("{}: not reverted (edited since): {s}", f.path));
+            }
+            (r.text, Perms::for_write(Perms::of(&path), false))
+        };
+        if new != current || Perms::of(&path) != Some(perms) {
+            plan.changes.push(Change {
+                path,
+                shown: f.path.clone(),
+                old: Some(current),
+                action: Action::Write { new },
+                perms,
+                restart: true,
+            });
+        }
+    }
+    Ok(plan)
+}
+
+pub fn run(ctx: &Ctx, domain: &str, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
+    let sys = detect::detect(&ctx.root, runner)?;
+    let _lock = if ctx.dry_run {
+        None
+    } else {
+        Some(crate::fsops::lock(
+            &ctx.state_dir.join("lock"),
+            std::time::Duration::from_secs(30),
+        )?)
+    };
+    let Some(rec) = state::load(&ctx.state_dir, domain)? else {
+        let w = format!("no state record for {domain}: nothing to unconfigure");
+        rep.warn(&w);
+        return Ok(Outcome {
+            restart: "none".into(),
+            warnings: vec![w],
+            ..Default::default()
+        });
+    };
+    let tree = tree::scan(&ctx.root)?;
+    let mut plan = plan(ctx, &rec)?;
+    // Mask whatever secret the reverted text held.
+    plan.secrets.extend(rec.files.iter().flat_map(|f| {
+        f.changes
+            .iter()
+            .filter(|c| c.key == "app_secret")
+            .flat_map(|c| c.after.clone())
+    }));
+    for w in &plan.warnings {
+        rep.warn(w);
+    }
+    let empty = plan.is_empty();
+    let out = provision::execute(
+        ctx,
+        domain,
+        &sys,
+        &tree,
+        &plan,
+        crate::service::Expect::Alive,
+        runner,
+        rep,
+        provision::RecordOp::Delete,
+    )?;
+    if empty && !ctx.dry_run {
+        state::remove(&ctx.state_dir, domain)?;
+    }
+    Ok(out)
+}
