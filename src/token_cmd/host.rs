@@ -1,0 +1,245 @@
+//! Where `token mint`/`token verify` get a host's options: the Prosody config under
+//! `--root` for `--domain`, with explicit flags taking precedence.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use jitsi_tokens_verifier::Options;
+
+use crate::config_edit::{Document, SectionId, Value};
+use crate::tree::{self, Tree};
+
+/// The host whose settings are used, and flags that override them.
+#[derive(Debug, Args, Clone)]
+pub struct HostArgs {
+    /// Treat DIR as `/` when reading Prosody's config.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Token host (VirtualHost) whose app_id, app_secret, signature_algorithm and
+    /// other token options are read from the Prosody config.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+
+    /// Application id (`app_id`); overrides the host's.
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+
+    /// Read `app_secret` from FILE (`-` for stdin; one trailing newline is dropped).
+    /// Never pass a secret on the command line.
+    #[arg(long, value_name = "FILE|-")]
+    pub app_secret_file: Option<PathBuf>,
+
+    /// Signature algorithm (`signature_algorithm`: HS256, RS256, ES256, EdDSA, ...).
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+}
+
+/// A host's options after the config and the flags are combined.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub domain: Option<String>,
+    pub options: Options,
+}
+
+/// What `mint` signs with.
+pub enum KeySource {
+    Secret(Vec<u8>),
+    PrivatePem(String),
+}
+
+impl HostArgs {
+    pub fn resolve(&self) -> Result<Settings> {
+        let mut options = match &self.domain {
+            Some(domain) => read_host_options(&self.root, domain)?,
+            None => Options::default(),
+        };
+        if let Some(id) = &self.app_id {
+            options.app_id = Some(id.clone());
+        }
+        if let Some(path) = &self.app_secret_file {
+            options.app_secret = Some(read_secret(path)?);
+        }
+        if let Some(alg) = &self.alg {
+            options.signature_algorithm = Some(alg.clone());
+        }
+        Ok(Settings {
+            domain: self.domain.clone(),
+            options,
+        })
+    }
+}
+
+/// A secret from a file or stdin. One trailing newline is dropped because
+/// `echo secret > file` adds it and it is never part of a secret in a Lua string.
+pub fn read_secret(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading the secret from stdin")?;
+    } else {
+        bytes = std::fs::read(path)
+            .with_context(|| format!("reading secret file {}", path.display()))?;
+    }
+    if bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
+    } else if bytes.ends_with(b"\n") {
+        bytes.truncate(bytes.len() - 1);
+    }
+    anyhow::ensure!(
+        !bytes.is_empty(),
+        "the secret in {} is empty",
+        path.display()
+    );
+    Ok(bytes)
+}
+
+/// One host's view of the enabled Prosody config files under a root: the literal
+/// value of an option on the host (last assignment wins), else the global one.
+pub struct HostConfig {
+    pub domain: String,
+    /// Enabled files in load order (`prosody.cfg.lua`, then conf.d): shown path, parsed text.
+    files: Vec<(String, Document)>,
+}
+
+/// Where an option's value was found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub value: Value,
+    /// `/etc/prosody/conf.avail/x.cfg.lua:12`.
+    pub at: String,
+}
+
+impl HostConfig {
+    pub fn load(root: &Path, domain: &str) -> Result<HostConfig> {
+        Self::from_tree(&tree::scan(root)?, domain)
+    }
+
+    pub fn from_tree(tree: &Tree, domain: &str) -> Result<HostConfig> {
+        if tree.files_with_host(domain).is_empty() {
+            bail!(
+                "no VirtualHost {domain:?} in the enabled Prosody config under {} \
+                 (run `jitsi-meet-tokens configure --domain {domain}` first, or check --root)",
+                tree.root.display()
+            );
+        }
+        let mut files = Vec::new();
+        for f in tree.files() {
+            let doc = Document::parse(&f.text).map_err(|e| anyhow::anyhow!("{}: {e}", f.shown))?;
+            files.push((f.shown.clone(), doc));
+        }
+        Ok(HostConfig {
+            domain: domain.to_lowercase(),
+            files,
+        })
+    }
+
+    /// The last literal assignment of `key` in `section` across the enabled files.
+    pub fn in_section(&self, section: &SectionId, key: &str) -> Option<Found> {
+        self.files.iter().rev().find_map(|(shown, doc)| {
+            let value = doc.get(section, key)?;
+            let line = doc.line_of(section, key).unwrap_or(0);
+            Some(Found {
+                value,
+                at: format!("{shown}:{line}"),
+            })
+        })
+    }
+
+    /// The option as the host sees it: its own value, else the global one.
+    pub fn effective(&self, key: &str) -> Option<Found> {
+        self.in_section(&SectionId::virtual_host(&self.domain), key)
+            .or_else(|| self.in_section(&SectionId::Global, key))
+    }
+
+    /// The token options of tokens.md as Prosody will read them for this host.
+    pub fn options(&self) -> Result<Options> {
+        let string = |k: &str| -> Result<Option<String>> {
+            self.bytes(k)?
+                .map(|b| String::from_utf8(b).map_err(|_| anyhow::anyhow!("{k} is not UTF-8 text")))
+                .transpose()
+        };
+        Ok(Options {
+            app_id: string("app_id")?,
+            app_secret: self.bytes("app_secret")?,
+            signature_algorithm: string("signature_algorithm")?,
+            asap_key_server: string("asap_key_server")?,
+            cache_keys_url: string("cache_keys_url")?,
+            asap_accepted_issuers: self.list("asap_accepted_issuers")?,
+            asap_accepted_audiences: self.list("asap_accepted_audiences")?,
+            asap_require_room_claim: self.boolean("asap_require_room_claim")?,
+            token_clock_leeway: match self.effective("token_clock_leeway") {
+                None => None,
+                Some(Found {
+                    value: Value::Int(n),
+                    ..
+                }) if n >= 0 => Some(n as u64),
+                Some(f) => bail!(not_literal("token_clock_leeway", &f, "a number of seconds")),
+            },
+            token_require_typ: self.boolean("token_require_typ")?,
+        })
+    }
+
+    fn bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match self.effective(key) {
+            None => Ok(None),
+            Some(Found {
+                value: Value::Str(s),
+                ..
+            }) => Ok(Some(s)),
+            Some(f) => bail!(not_literal(key, &f, "a string")),
+        }
+    }
+
+    /// A list option; Prosody also takes a single string where a list is expected.
+    pub fn list(&self, key: &str) -> Result<Option<Vec<String>>> {
+        let items = match self.effective(key) {
+            None => return Ok(None),
+            Some(Found {
+                value: Value::List(items),
+                ..
+            }) => items,
+            Some(Found {
+                value: Value::Str(s),
+                ..
+            }) => vec![s],
+            Some(f) => bail!(not_literal(key, &f, "a list of strings")),
+        };
+        Ok(Some(
+            items
+                .into_iter()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .collect(),
+        ))
+    }
+
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        match self.effective(key) {
+            None => Ok(None),
+            Some(Found {
+                value: Value::Bool(b),
+                ..
+            }) => Ok(Some(b)),
+            Some(f) => bail!(not_literal(key, &f, "true or false")),
+        }
+    }
+}
+
+fn not_literal(key: &str, f: &Found, expected: &str) -> String {
+    format!(
+        "{key} at {} is {}, not {expected} this tool can read; pass the value with a flag instead",
+        f.at,
+        match &f.value {
+            Value::Other(src) => format!("the expression `{src}`"),
+            other => format!("{other:?}"),
+        }
+    )
+}
+
+/// The token options Prosody would use for `domain` (host value over global).
+pub fn read_host_options(root: &Path, domain: &str) -> Result<Options> {
+    HostConfig::load(root, domain)?.options()
+}

@@ -1,0 +1,691 @@
+//! `token verify`: run a token through the same verifier Prosody loads, then walk the
+//! spec's check order to say which checks passed, which one failed and why.
+//!
+//! The verifier's answer decides the outcome. The walk only attributes that answer to
+//! a check (by its reason text) and describes the decoded header and claims; it never
+//! judges a token differently.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use clap::{Args, ValueEnum};
+use jitsi_tokens_verifier::{header, key_file, reason as r, Claims, Failure, Options, Verifier};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::host::HostArgs;
+use super::http;
+use super::time::{format_time, now, parse_duration, parse_time};
+
+/// Verify a token exactly as Prosody will and explain every check.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The token; `-` or nothing reads it from stdin.
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    #[command(flatten)]
+    pub host: HostArgs,
+
+    /// Public key PEM to verify RS/PS/ES/EdDSA tokens with (instead of fetching it).
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+
+    /// ASAP key server base URL (`asap_key_server`): the key for header `kid` is
+    /// fetched from `<URL>/<sha256(kid)>.pem`.
+    #[arg(long, value_name = "URL")]
+    pub asap_key_server: Option<String>,
+
+    /// JWKS or `{kid: certificate}` document URL (`cache_keys_url`).
+    #[arg(long, value_name = "URL")]
+    pub cache_keys_url: Option<String>,
+
+    /// Accepted `iss` (`asap_accepted_issuers`; repeat; `*` for any) [default: app id].
+    #[arg(long = "issuer", value_name = "ISS")]
+    pub issuers: Vec<String>,
+
+    /// Accepted `aud` (`asap_accepted_audiences`; repeat) [default: `*`].
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+
+    /// Accept a token without `room` (`asap_require_room_claim = false`).
+    #[arg(long)]
+    pub no_require_room: bool,
+
+    /// Accept a header without `typ` (`token_require_typ = false`).
+    #[arg(long)]
+    pub no_require_typ: bool,
+
+    /// Seconds of clock skew tolerated for exp/nbf (`token_clock_leeway`).
+    #[arg(long, value_name = "SECS")]
+    pub leeway: Option<u64>,
+
+    /// Also preview the MUC join check for this room (`room` or `[tenant]room`).
+    #[arg(long = "join", value_name = "ROOM")]
+    pub join: Option<String>,
+
+    /// Check as if the clock showed TIME: Unix seconds, RFC 3339, `now+1h`, ...
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// Timeout for fetching a key over HTTP.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// `--output`: text for people, json for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// The checks in the order Prosody runs them (tokens.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Step {
+    Decode,
+    Typ,
+    Alg,
+    Key,
+    Signature,
+    Time,
+    Iss,
+    Aud,
+    Room,
+    Sub,
+    Join,
+}
+
+const STEPS: [Step; 11] = [
+    Step::Decode,
+    Step::Typ,
+    Step::Alg,
+    Step::Key,
+    Step::Signature,
+    Step::Time,
+    Step::Iss,
+    Step::Aud,
+    Step::Room,
+    Step::Sub,
+    Step::Join,
+];
+
+impl Step {
+    fn label(self) -> &'static str {
+        match self {
+            Step::Decode => "header decoded",
+            Step::Typ => "typ",
+            Step::Alg => "alg",
+            Step::Key => "kid / key",
+            Step::Signature => "signature",
+            Step::Time => "exp / nbf",
+            Step::Iss => "iss",
+            Step::Aud => "aud",
+            Step::Room => "room",
+            Step::Sub => "sub",
+            Step::Join => "room join",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+    NotReached,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    check: Step,
+    result: Outcome,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    valid: bool,
+    reason: Option<String>,
+    condition: Option<&'static str>,
+    at: i64,
+    checks: Vec<Check>,
+    header: Option<Map<String, Value>>,
+    claims: Option<Map<String, Value>>,
+}
+
+/// Which check a verifier reason belongs to (the texts are the spec's, in order).
+fn step_of(reason: &str) -> Option<Step> {
+    Some(match reason {
+        r::TOKEN_REQUIRED | r::INVALID_TOKEN | r::INVALID_HEADER | r::INVALID_BODY => Step::Decode,
+        r::INVALID_TYP => Step::Typ,
+        r::INVALID_ALG => Step::Alg,
+        r::KID_MISSING | r::KID_ONLY_RS | r::KEY_MISSING | r::NO_PUBLIC_KEY => Step::Key,
+        r::INVALID_SIGNATURE => Step::Signature,
+        r::EXP_NOT_NUMBER | r::NBF_NOT_NUMBER | r::NBF_NOT_YET => Step::Time,
+        _ if reason.starts_with(r::EXP_PREFIX) => Step::Time,
+        r::ISS_MISSING | r::ISS_INVALID => Step::Iss,
+        r::AUD_MISSING | r::AUD_INVALID => Step::Aud,
+        r::ROOM_MISSING => Step::Room,
+        r::SUB_MISSING => Step::Sub,
+        _ => return None,
+    })
+}
+
+pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let token = read_token(args.token.as_deref())?;
+    let mut settings = args.host.resolve()?;
+    let o = &mut settings.options;
+    if let Some(url) = &args.asap_key_server {
+        o.asap_key_server = Some(url.clone());
+    }
+    if let Some(url) = &args.cache_keys_url {
+        o.cache_keys_url = Some(url.clone());
+    }
+    if args.public_key.is_some() && o.asap_key_server.is_none() && o.cache_keys_url.is_none() {
+        // The verifier enters public-key mode from a key source option; a local PEM
+        // is such a source. This URL is never fetched: the PEM below is used instead.
+        o.asap_key_server = Some(LOCAL_KEY_PLACEHOLDER.into());
+    }
+    if !args.issuers.is_empty() {
+        o.asap_accepted_issuers = Some(args.issuers.clone());
+    }
+    if !args.audiences.is_empty() {
+        o.asap_accepted_audiences = Some(args.audiences.clone());
+    }
+    if args.no_require_room {
+        o.asap_require_room_claim = Some(false);
+    }
+    if args.no_require_typ {
+        o.token_require_typ = Some(false);
+    }
+    if let Some(l) = args.leeway {
+        o.token_clock_leeway = Some(l);
+    }
+    let at = match &args.at {
+        Some(t) => parse_time(t, now())
+            .map_err(anyhow::Error::msg)
+            .context("--at")?,
+        None => now(),
+    };
+    let options = settings.options.clone();
+    let verifier = Verifier::new(options.clone())
+        .map_err(|e| anyhow::anyhow!("the host's token options cannot work: {e}"))?;
+    let hdr = header(&token).ok();
+    let key = obtain_key(args, &verifier, &options, hdr.as_ref())?;
+    let result = match &key {
+        KeyOutcome::Pem(pem, _) => verifier.verify(&token, Some(pem), at),
+        KeyOutcome::None | KeyOutcome::Loaded(_) => verifier.verify(&token, None, at),
+        KeyOutcome::FetchFailed(_) => match verifier.verify(&token, None, at) {
+            // Prosody refuses with this text when its key fetch fails.
+            Err(f) if step_of(&f.reason) == Some(Step::Key) => Err(Failure {
+                reason: r::NO_PUBLIC_KEY.into(),
+                condition: f.condition,
+            }),
+            other => other,
+        },
+    };
+    let ctx = Ctx {
+        options: &options,
+        verifier: &verifier,
+        key: &key,
+        header: hdr.as_ref(),
+        claims: decode_claims(&token),
+        at,
+        domain: settings.domain.as_deref(),
+    };
+    let report = explain(&ctx, &result, args.join.as_deref());
+    match args.output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        Output::Text => write_text(out, &report)?,
+    }
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+const LOCAL_KEY_PLACEHOLDER: &str = "https://localhost/local-public-key-file";
+
+fn read_token(arg: Option<&str>) -> Result<String> {
+    let raw = match arg {
+        Some(t) if t != "-" => t.to_owned(),
+        _ => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the token from stdin")?;
+            s
+        }
+    };
+    // People paste tokens with a newline or a `Bearer ` prefix; Prosody gets neither.
+    let t = raw.trim();
+    Ok(t.strip_prefix("Bearer ").unwrap_or(t).trim().to_owned())
+}
+
+enum KeyOutcome {
+    /// Shared secret: no key needed.
+    None,
+    /// A PEM and where it came from.
+    Pem(String, String),
+    /// A keys document was loaded: how many keys, from where.
+    Loaded(String),
+    FetchFailed(String),
+}
+
+fn obtain_key(
+    args: &VerifyArgs,
+    v: &Verifier,
+    o: &Options,
+    hdr: Option<&Map<String, Value>>,
+) -> Result<KeyOutcome> {
+    if !v.uses_public_keys() {
+        return Ok(KeyOutcome::None);
+    }
+    if let Some(path) = &args.public_key {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("reading public key {}", path.display()))?;
+        return Ok(KeyOutcome::Pem(
+            pem,
+            format!("public key file {}", path.display()),
+        ));
+    }
+    if let Some(url) = &o.cache_keys_url {
+        return Ok(match http::get(url, args.timeout) {
+            Ok(body) => match v.set_keys(&body) {
+                Ok(n) => KeyOutcome::Loaded(format!("{n} key(s) from cache_keys_url {url}")),
+                Err(e) => KeyOutcome::FetchFailed(format!("{url}: {e}")),
+            },
+            Err(e) => KeyOutcome::FetchFailed(e.to_string()),
+        });
+    }
+    let (Some(base), Some(kid)) = (
+        &o.asap_key_server,
+        hdr.and_then(|h| h.get("kid")).and_then(Value::as_str),
+    ) else {
+        // No kid: the verifier reports it in its own words.
+        return Ok(KeyOutcome::None);
+    };
+    let url = format!("{}/{}", base.trim_end_matches('/'), key_file(kid));
+    Ok(match http::get(&url, args.timeout) {
+        Ok(body) => match String::from_utf8(body) {
+            Ok(pem) => KeyOutcome::Pem(pem, url),
+            Err(_) => KeyOutcome::FetchFailed(format!("{url}: the body is not a PEM text")),
+        },
+        Err(e) => KeyOutcome::FetchFailed(e.to_string()),
+    })
+}
+
+/// The payload decoded for display only (the verifier decides validity).
+fn decode_claims(token: &str) -> Option<Map<String, Value>> {
+    let body = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+struct Ctx<'a> {
+    options: &'a Options,
+    verifier: &'a Verifier,
+    key: &'a KeyOutcome,
+    header: Option<&'a Map<String, Value>>,
+    claims: Option<Claims>,
+    at: i64,
+    domain: Option<&'a str>,
+}
+
+fn explain(ctx: &Ctx, result: &Result<Claims, Failure>, join: Option<&str>) -> Report {
+    let failed = result.as_ref().err();
+    let failed_step = failed.map(|f| step_of(&f.reason));
+    let mut checks = Vec::new();
+    for step in STEPS {
+        if step == Step::Join && join.is_none() {
+            continue;
+        }
+        let check = match failed_step {
+            // A reason we cannot attribute: show it, claim nothing about the steps.
+            Some(None) => {
+                if step == Step::Decode {
+                    let f = failed.unwrap();
+                    checks.push(Check {
+                        check: step,
+                        result: Outcome::Failed,
+                        detail: f.reason.clone(),
+                        hint: None,
+                    });
+                }
+                continue;
+            }
+            Some(Some(s)) if step > s => Check {
+                check: step,
+                result: Outcome::NotReached,
+                detail: "not checked (an earlier check failed)".into(),
+                hint: None,
+            },
+            Some(Some(s)) if step == s => {
+                let f = failed.unwrap();
+                let (detail, hint) = failure_detail(ctx, step, &f.reason);
+                Check {
+                    check: step,
+                    result: Outcome::Failed,
+                    detail,
+                    hint: Some(hint),
+                }
+            }
+            _ if step == Step::Join => join_check(ctx, join.unwrap_or_default()),
+            _ => pass_detail(ctx, step),
+        };
+        checks.push(check);
+    }
+    let join_failed = checks
+        .iter()
+        .any(|c| c.check == Step::Join && c.result == Outcome::Failed);
+    Report {
+        valid: failed.is_none() && !join_failed,
+        reason: failed.map(|f| f.reason.clone()),
+        condition: failed.map(|f| f.condition.as_str()),
+        at: ctx.at,
+        checks,
+        header: ctx.header.cloned(),
+        claims: ctx.claims.clone(),
+    }
+}
+
+fn claim<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a Value> {
+    ctx.claims.as_ref().and_then(|c| c.get(name))
+}
+
+fn show(v: Option<&Value>) -> String {
+    match v {
+        Some(v) => v.to_string(),
+        None => "(missing)".into(),
+    }
+}
+
+fn list(v: &Option<Vec<String>>, default: &str) -> String {
+    match v {
+        Some(items) => items.join(", "),
+        None => default.to_owned(),
+    }
+}
+
+fn issuers(ctx: &Ctx) -> String {
+    list(
+        &ctx.options.asap_accepted_issuers,
+        ctx.options.app_id.as_deref().unwrap_or("app_id"),
+    )
+}
+
+fn audiences(ctx: &Ctx) -> String {
+    list(&ctx.options.asap_accepted_audiences, "*")
+}
+
+fn passed(check: Step, detail: String) -> Check {
+    Check {
+        check,
+        result: Outcome::Passed,
+        detail,
+        hint: None,
+    }
+}
+
+fn skipped(check: Step, detail: &str) -> Check {
+    Check {
+        check,
+        result: Outcome::Skipped,
+        detail: detail.into(),
+        hint: None,
+    }
+}
+
+fn hdr(ctx: &Ctx, name: &str) -> Option<Value> {
+    ctx.header.and_then(|h| h.get(name)).cloned()
+}
+
+fn pass_detail(ctx: &Ctx, step: Step) -> Check {
+    let alg = ctx.verifier.algorithm();
+    match step {
+        Step::Decode => passed(
+            step,
+            format!("three base64url segments; header {}", show_map(ctx.header)),
+        ),
+        Step::Typ if ctx.options.token_require_typ == Some(false) => passed(
+            step,
+            format!(
+                "{} (not required: token_require_typ = false)",
+                show(hdr(ctx, "typ").as_ref())
+            ),
+        ),
+        Step::Typ => passed(step, "\"JWT\"".into()),
+        Step::Alg => passed(step, format!("\"{alg}\" = signature_algorithm")),
+        Step::Key => match ctx.key {
+            KeyOutcome::None => skipped(step, "not used: shared secret (app_secret)"),
+            KeyOutcome::Pem(_, from) => passed(
+                step,
+                format!("kid {} → {from}", show(hdr(ctx, "kid").as_ref())),
+            ),
+            KeyOutcome::Loaded(from) => passed(
+                step,
+                format!("kid {} found in {from}", show(hdr(ctx, "kid").as_ref())),
+            ),
+            KeyOutcome::FetchFailed(e) => passed(step, e.clone()),
+        },
+        Step::Signature if alg.is_symmetric() => {
+            passed(step, format!("valid {alg} HMAC with app_secret"))
+        }
+        Step::Signature => passed(step, format!("valid {alg} signature with the public key")),
+        Step::Time => passed(step, time_detail(ctx)),
+        Step::Iss => passed(
+            step,
+            format!(
+                "{} accepted (asap_accepted_issuers: {})",
+                show(claim(ctx, "iss")),
+                issuers(ctx)
+            ),
+        ),
+        Step::Aud => passed(
+            step,
+            format!(
+                "{} accepted (asap_accepted_audiences: {})",
+                show(claim(ctx, "aud")),
+                audiences(ctx)
+            ),
+        ),
+        Step::Room => match claim(ctx, "room") {
+            Some(v) => passed(step, v.to_string()),
+            None => skipped(
+                step,
+                "no room claim (allowed: asap_require_room_claim = false)",
+            ),
+        },
+        Step::Sub => passed(step, show(claim(ctx, "sub"))),
+        Step::Join => unreachable!("handled by join_check"),
+    }
+}
+
+fn show_map(m: Option<&Map<String, Value>>) -> String {
+    m.map(|m| Value::Object(m.clone()).to_string())
+        .unwrap_or_else(|| "(undecodable)".into())
+}
+
+fn num(v: Option<&Value>) -> Option<i64> {
+    v.and_then(Value::as_f64).map(|f| f as i64)
+}
+
+fn time_detail(ctx: &Ctx) -> String {
+    let leeway = ctx.options.token_clock_leeway.unwrap_or(0);
+    let mut parts = Vec::new();
+    match num(claim(ctx, "exp")) {
+        Some(exp) => parts.push(format!(
+            "exp {} ({} s left)",
+            format_time(exp),
+            exp - ctx.at
+        )),
+        None => parts.push("no exp (never expires)".into()),
+    }
+    match num(claim(ctx, "nbf")) {
+        Some(nbf) => parts.push(format!("nbf {} ({} s ago)", format_time(nbf), ctx.at - nbf)),
+        None => parts.push("no nbf".into()),
+    }
+    if leeway > 0 {
+        parts.push(format!("leeway {leeway} s"));
+    }
+    format!("{}; checked at {}", parts.join(", "), format_time(ctx.at))
+}
+
+fn failure_detail(ctx: &Ctx, step: Step, reason: &str) -> (String, String) {
+    let alg = ctx.verifier.algorithm();
+    let hint = match step {
+        Step::Decode => "the token must be three base64url parts (header.payload.signature) of JSON objects; \
+                         check it was copied whole"
+            .to_owned(),
+        Step::Typ => format!(
+            "header typ is {}; the issuer must set typ \"JWT\", or set token_require_typ = false",
+            show(hdr(ctx, "typ").as_ref())
+        ),
+        Step::Alg => format!(
+            "header alg is {}, the host expects \"{alg}\" (signature_algorithm); mint with that algorithm \
+             or change signature_algorithm",
+            show(hdr(ctx, "alg").as_ref())
+        ),
+        Step::Key => match ctx.key {
+            KeyOutcome::FetchFailed(e) => format!("fetching the key failed: {e}"),
+            _ if reason == r::KID_MISSING => "a key-server host needs the header kid naming the key".into(),
+            _ if reason == r::KID_ONLY_RS => {
+                "key-server hosts take only asymmetric tokens (RS/PS/ES/EdDSA), never HS".into()
+            }
+            _ => "give --public-key FILE, or check the key server / keys URL serves this kid".into(),
+        },
+        Step::Signature if alg.is_symmetric() => {
+            "the token was signed with another secret than this host's app_secret, or altered after signing".into()
+        }
+        Step::Signature => "the token was signed with another private key than the public key for its kid, \
+                            or altered after signing"
+            .into(),
+        Step::Time => format!(
+            "{}; mint a fresh token, and if the issuer's clock differs from this server's, fix it (NTP) \
+             or set token_clock_leeway",
+            time_detail(ctx)
+        ),
+        Step::Iss => format!(
+            "iss is {}; accepted: {} (asap_accepted_issuers); mint with one of those or add it there",
+            show(claim(ctx, "iss")),
+            issuers(ctx)
+        ),
+        Step::Aud => format!(
+            "aud is {}; accepted: {} (asap_accepted_audiences); mint with one of those or add it there",
+            show(claim(ctx, "aud")),
+            audiences(ctx)
+        ),
+        Step::Room => "add a room claim (\"*\" for any room) or set asap_require_room_claim = false".into(),
+        Step::Sub => "add a sub claim: the domain (or the tenant), or \"*\"".into(),
+        Step::Join => String::new(),
+    };
+    (reason.to_owned(), hint)
+}
+
+/// Preview of `mod_token_verification`'s room check (tokens.md, "Room check on MUC
+/// join", rules 4 and 6 without regex rooms) for the room the user will join.
+fn join_check(ctx: &Ctx, room: &str) -> Check {
+    let claim_room = claim(ctx, "room")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase);
+    let sub = claim(ctx, "sub")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase);
+    let room = room.to_lowercase();
+    let (tenant, name) = match room.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((t, n)) => (Some(t.to_owned()), n.to_owned()),
+        None => (None, room.clone()),
+    };
+    let fail = |detail: String, hint: &str| Check {
+        check: Step::Join,
+        result: Outcome::Failed,
+        detail,
+        hint: Some(hint.into()),
+    };
+    if context_regex(ctx) {
+        return skipped(
+            Step::Join,
+            "context.room.regex is set: the room claim is a Lua pattern, checked by Prosody",
+        );
+    }
+    match claim_room.as_deref() {
+        Some("*") => {}
+        Some(c) if c == name => {}
+        other => {
+            return fail(
+                format!("room-mismatch: room claim {other:?} does not allow room {name:?}"),
+                "mint the token for this room, or with room \"*\"",
+            )
+        }
+    }
+    let sub = sub.as_deref().unwrap_or("*");
+    match (&tenant, ctx.domain) {
+        (Some(t), _) if sub != "*" && sub != t => fail(
+            format!("room-mismatch: sub {sub:?} is not the tenant {t:?}"),
+            "for [tenant]room rooms, sub must be the tenant or \"*\"",
+        ),
+        (None, Some(d)) if sub != "*" && sub != d.to_lowercase() => fail(
+            format!("room-mismatch: sub {sub:?} is not the domain {d:?}"),
+            "sub must be the host's domain (or \"*\")",
+        ),
+        _ => passed(
+            Step::Join,
+            format!(
+                "room {room:?} allowed by room {} and sub {sub:?}",
+                show(claim(ctx, "room"))
+            ),
+        ),
+    }
+}
+
+fn context_regex(ctx: &Ctx) -> bool {
+    let v = claim(ctx, "context")
+        .and_then(|c| c.get("room"))
+        .and_then(|r| r.get("regex"));
+    matches!(v, Some(Value::Bool(true))) || v.and_then(Value::as_str) == Some("true")
+}
+
+fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Checks in Prosody's order, at {}:",
+        format_time(report.at)
+    )?;
+    for c in &report.checks {
+        let mark = match c.result {
+            Outcome::Passed => "ok",
+            Outcome::Failed => "FAIL",
+            Outcome::Skipped => "skip",
+            Outcome::NotReached => "-",
+        };
+        writeln!(out, "  {mark:<5} {:<15} {}", c.check.label(), c.detail)?;
+        if let Some(h) = &c.hint {
+            writeln!(out, "  {:<5} {:<15} hint: {h}", "", "")?;
+        }
+    }
+    match (&report.reason, report.valid) {
+        (Some(reason), _) => writeln!(
+            out,
+            "REFUSED: Prosody answers SASL <{}/> with text \"{reason}\"",
+            report.condition.unwrap_or("not-allowed")
+        ),
+        (None, false) => writeln!(out, "REFUSED at room join (the login itself would succeed)"),
+        (None, true) => writeln!(out, "VALID: Prosody accepts this token"),
+    }
+}
