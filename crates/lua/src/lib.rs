@@ -1,10 +1,242 @@
 //! The `jitsi_tokens` Lua C module: a thin mlua layer over `jitsi-tokens-verifier`.
+//!
+//! ```lua
+//! local jt = require "jitsi_tokens"
+//! local v = jt.verifier { app_id = "app", app_secret = "s3cret" }
+//! local claims, reason, condition = v:verify(token [, public_key_pem [, now]])
+//! ```
+//!
+//! Everything that decides anything lives in the verifier crate; this layer only
+//! converts between Lua values and Rust ones, so it stays easy to audit.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jitsi_tokens_verifier::{self as verifier, Options, Verifier};
 use mlua::prelude::*;
+use serde_json::{Map, Value};
+
+/// The userdata behind `jt.verifier(opts)`.
+struct LuaVerifier(Verifier);
+
+impl LuaUserData for LuaVerifier {
+    fn add_methods<M: LuaUserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method(
+            "verify",
+            |lua, this, (token, pem, now): (LuaValue, Option<LuaString>, Option<f64>)| {
+                let token = match token {
+                    LuaValue::String(s) => s,
+                    LuaValue::Nil => return refusal(lua, "token required", "not-allowed"),
+                    _ => return refusal(lua, "Invalid token", "not-allowed"),
+                };
+                // A token or key that is not UTF-8 cannot be a JWT / PEM: refuse it here
+                // rather than lossily converting it into something else.
+                let Ok(token) = std::str::from_utf8(&token.as_bytes()).map(str::to_owned) else {
+                    return refusal(lua, "Invalid token", "not-allowed");
+                };
+                let pem = match pem {
+                    Some(p) => match std::str::from_utf8(&p.as_bytes()) {
+                        Ok(s) => Some(s.to_owned()),
+                        Err(_) => {
+                            return refusal(lua, "could not obtain public key", "not-allowed")
+                        }
+                    },
+                    None => None,
+                };
+                let now = match now {
+                    Some(n) if n.is_finite() => n.floor() as i64,
+                    Some(_) => {
+                        return Err(LuaError::runtime("verify: `now` must be a finite number"))
+                    }
+                    None => unix_now(),
+                };
+                match this.0.verify(&token, pem.as_deref(), now) {
+                    Ok(claims) => Ok((
+                        LuaValue::Table(object_to_table(lua, &claims)?),
+                        LuaValue::Nil,
+                        LuaValue::Nil,
+                    )),
+                    Err(f) => refusal(lua, &f.reason, f.condition.as_str()),
+                }
+            },
+        );
+        methods.add_method("set_keys", |lua, this, doc: LuaString| {
+            match this.0.set_keys(&doc.as_bytes()) {
+                Ok(n) => Ok((LuaValue::Integer(n as _), LuaValue::Nil)),
+                Err(e) => Ok((LuaValue::Nil, LuaValue::String(lua.create_string(e.0)?))),
+            }
+        });
+        methods.add_method("uses_public_keys", |_, this, ()| {
+            Ok(this.0.uses_public_keys())
+        });
+    }
+}
+
+/// `nil, reason, condition`: the shape plugins turn into a SASL failure.
+fn refusal(lua: &Lua, reason: &str, condition: &str) -> LuaResult<(LuaValue, LuaValue, LuaValue)> {
+    Ok((
+        LuaValue::Nil,
+        LuaValue::String(lua.create_string(reason)?),
+        LuaValue::String(lua.create_string(condition)?),
+    ))
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// JSON object → Lua table. `null` is skipped (so a claim set to null reads as absent
+/// in Lua instead of becoming a sentinel every caller must know about).
+fn object_to_table(lua: &Lua, map: &Map<String, Value>) -> LuaResult<LuaTable> {
+    let t = lua.create_table_with_capacity(0, map.len())?;
+    for (k, v) in map {
+        if let Some(v) = json_to_lua(lua, v)? {
+            t.raw_set(lua.create_string(k)?, v)?;
+        }
+    }
+    Ok(t)
+}
+
+fn json_to_lua(lua: &Lua, v: &Value) -> LuaResult<Option<LuaValue>> {
+    Ok(Some(match v {
+        Value::Null => return Ok(None),
+        Value::Bool(b) => LuaValue::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => LuaValue::Integer(i as _),
+            None => LuaValue::Number(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => LuaValue::String(lua.create_string(s)?),
+        Value::Array(a) => {
+            let t = lua.create_table_with_capacity(a.len(), 0)?;
+            for (i, item) in a.iter().enumerate() {
+                if let Some(item) = json_to_lua(lua, item)? {
+                    t.raw_set(i + 1, item)?;
+                }
+            }
+            LuaValue::Table(t)
+        }
+        Value::Object(o) => LuaValue::Table(object_to_table(lua, o)?),
+    }))
+}
+
+/// Read `jt.verifier(opts)`'s table into [`Options`]; a wrongly typed option is an
+/// error naming the option, never silently ignored.
+fn options_from_table(opts: &LuaTable) -> LuaResult<Options> {
+    fn string(opts: &LuaTable, key: &str) -> LuaResult<Option<String>> {
+        match opts.raw_get::<LuaValue>(key)? {
+            LuaValue::Nil => Ok(None),
+            LuaValue::String(s) => Ok(Some(s.to_str()?.to_owned())),
+            other => Err(bad_option(key, "a string", &other)),
+        }
+    }
+    fn boolean(opts: &LuaTable, key: &str) -> LuaResult<Option<bool>> {
+        match opts.raw_get::<LuaValue>(key)? {
+            LuaValue::Nil => Ok(None),
+            LuaValue::Boolean(b) => Ok(Some(b)),
+            other => Err(bad_option(key, "true or false", &other)),
+        }
+    }
+    fn list(opts: &LuaTable, key: &str) -> LuaResult<Option<Vec<String>>> {
+        match opts.raw_get::<LuaValue>(key)? {
+            LuaValue::Nil => Ok(None),
+            LuaValue::String(s) => Ok(Some(vec![s.to_str()?.to_owned()])),
+            LuaValue::Table(t) => {
+                let mut out = Vec::new();
+                for item in t.sequence_values::<LuaValue>() {
+                    match item? {
+                        LuaValue::String(s) => out.push(s.to_str()?.to_owned()),
+                        other => return Err(bad_option(key, "a list of strings", &other)),
+                    }
+                }
+                Ok(Some(out))
+            }
+            other => Err(bad_option(key, "a list of strings", &other)),
+        }
+    }
+    let app_secret = match opts.raw_get::<LuaValue>("app_secret")? {
+        LuaValue::Nil => None,
+        // Raw bytes of the string: the HMAC key is whatever the config holds.
+        LuaValue::String(s) => Some(s.as_bytes().to_vec()),
+        other => return Err(bad_option("app_secret", "a string", &other)),
+    };
+    let token_clock_leeway = match opts.raw_get::<LuaValue>("token_clock_leeway")? {
+        LuaValue::Nil => None,
+        LuaValue::Integer(i) if i >= 0 => Some(i as u64),
+        LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e15 => Some(n as u64),
+        other => {
+            return Err(bad_option(
+                "token_clock_leeway",
+                "a whole number of seconds >= 0",
+                &other,
+            ))
+        }
+    };
+    Ok(Options {
+        app_id: string(opts, "app_id")?,
+        app_secret,
+        signature_algorithm: string(opts, "signature_algorithm")?,
+        asap_key_server: string(opts, "asap_key_server")?,
+        cache_keys_url: string(opts, "cache_keys_url")?,
+        asap_accepted_issuers: list(opts, "asap_accepted_issuers")?,
+        asap_accepted_audiences: list(opts, "asap_accepted_audiences")?,
+        asap_require_room_claim: boolean(opts, "asap_require_room_claim")?,
+        token_clock_leeway,
+        token_require_typ: boolean(opts, "token_require_typ")?,
+    })
+}
+
+fn bad_option(key: &str, expected: &str, got: &LuaValue) -> LuaError {
+    LuaError::runtime(format!(
+        "invalid token options: `{key}` must be {expected}, not a {}",
+        got.type_name()
+    ))
+}
 
 #[mlua::lua_module]
 fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
     let exports = lua.create_table()?;
     exports.set("version", env!("CARGO_PKG_VERSION"))?;
+    exports.set(
+        "verifier",
+        lua.create_function(|_, opts: Option<LuaTable>| {
+            let options = match opts {
+                Some(t) => options_from_table(&t)?,
+                None => Options::default(),
+            };
+            let v = Verifier::new(options)
+                .map_err(|e| LuaError::runtime(format!("invalid token options: {e}")))?;
+            Ok(LuaVerifier(v))
+        })?,
+    )?;
+    exports.set(
+        "header",
+        lua.create_function(|lua, token: LuaValue| {
+            let LuaValue::String(token) = token else {
+                return Ok((
+                    LuaValue::Nil,
+                    LuaValue::String(lua.create_string("Invalid token")?),
+                ));
+            };
+            let Ok(token) = std::str::from_utf8(&token.as_bytes()).map(str::to_owned) else {
+                return Ok((
+                    LuaValue::Nil,
+                    LuaValue::String(lua.create_string("Invalid token")?),
+                ));
+            };
+            match verifier::header(&token) {
+                Ok(h) => Ok((LuaValue::Table(object_to_table(lua, &h)?), LuaValue::Nil)),
+                Err(f) => Ok((
+                    LuaValue::Nil,
+                    LuaValue::String(lua.create_string(f.reason)?),
+                )),
+            }
+        })?,
+    )?;
+    exports.set(
+        "key_file",
+        lua.create_function(|_, kid: LuaString| Ok(verifier::key_file(&kid.to_str()?)))?,
+    )?;
     Ok(exports)
 }
