@@ -186,11 +186,6 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn col_of(text: &str, offset: usize) -> usize {
-    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    text[start..offset].chars().count() + 1
-}
-
 fn span(node: &impl Node) -> Option<Range<usize>> {
     Some(node.start_position()?.bytes()..node.end_position()?.bytes())
 }
@@ -302,6 +297,19 @@ impl Document {
                     header: Some(i),
                     stmts: Vec::new(),
                 });
+                if *table_form {
+                    // Applying the options table returns Prosody to the global part.
+                    blocks.last_mut().unwrap().end = s.end_semi;
+                    blocks.push(Block {
+                        id: SectionId::Global,
+                        line: line_of(&text, s.end_semi),
+                        start: s.end_semi,
+                        end: text.len(),
+                        table_form: false,
+                        header: None,
+                        stmts: Vec::new(),
+                    });
+                }
             } else {
                 blocks.last_mut().unwrap().stmts.push(i);
             }
@@ -679,6 +687,24 @@ impl Document {
             (Value::List(_), Some(_)) => Ok(Some(i)),
             _ => Err(self.unsupported(i, format!("`{key}` is not a list of strings"))),
         }
+    }
+
+    /// Fail (with the line) if `key` in the section could not be edited: the section
+    /// uses the table form, or the value is not a literal (with `list`: not a list of
+    /// strings). Lets a caller refuse before making any change.
+    pub fn check_editable(
+        &self,
+        section: &SectionId,
+        key: &str,
+        list: bool,
+    ) -> Result<(), EditError> {
+        self.editable(section)?;
+        if list {
+            self.list_of(section, key)?;
+        } else if let Some(i) = self.find(section, key) {
+            self.modifiable(i, key)?;
+        }
+        Ok(())
     }
 
     /// Whether the list `key` holds `item` (false when absent or not a list).

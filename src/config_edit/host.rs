@@ -143,7 +143,29 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
     if !doc.has_section(&vh) {
         return Err(EditError::NoSection(vh));
     }
-    // Refuse before changing anything when our host uses the table form.
+    // Refuse before changing anything, so error lines refer to the original text.
+    for key in [
+        "authentication",
+        "app_id",
+        "app_secret",
+        "asap_key_server",
+        "cache_keys_url",
+        "signature_algorithm",
+        "asap_accepted_issuers",
+        "asap_accepted_audiences",
+        "allow_empty_token",
+        "enable_domain_verification",
+        "token_clock_leeway",
+        "c2s_require_encryption",
+    ] {
+        doc.check_editable(&vh, key, false)?;
+    }
+    doc.check_editable(&vh, "modules_enabled", true)?;
+    doc.check_editable(&SectionId::Global, "plugin_paths", true)?;
+    let muc = SectionId::component(&desired.muc());
+    if doc.has_section(&muc) {
+        doc.check_editable(&muc, "modules_enabled", true)?;
+    }
     doc.set(&vh, "authentication", &Value::str("token"))?;
 
     plugin_paths(&mut doc, desired)?;
@@ -221,7 +243,6 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
         doc.list_remove(&vh, "modules_enabled", b"presence_identity")?;
     }
 
-    let muc = SectionId::component(&desired.muc());
     if doc.has_section(&muc) {
         doc.list_add(&muc, "modules_enabled", b"token_verification", ListPos::End)?;
     } else {

@@ -68,7 +68,7 @@ pub enum LoadedValue {
     /// A float, as Lua prints it.
     Num(String),
     Bool(bool),
-    /// Key/value pairs in Lua's (unspecified) order.
+    /// Key/value pairs, sorted by key.
     Table(Vec<(LoadedValue, LoadedValue)>),
     /// A function or other value: its Lua type name.
     Other(String),
@@ -158,12 +158,16 @@ fn decode(v: &Json) -> Option<LoadedValue> {
         "i" => LoadedValue::Int(x.as_i64()?),
         "n" => LoadedValue::Num(String::from_utf8(unhex(x.as_str()?)?).ok()?),
         "b" => LoadedValue::Bool(x.as_bool()?),
-        "t" => LoadedValue::Table(
-            x.as_array()?
+        "t" => {
+            let mut pairs: Vec<(LoadedValue, LoadedValue)> = x
+                .as_array()?
                 .iter()
                 .map(|p| Some((decode(p.get(0)?)?, decode(p.get(1)?)?)))
-                .collect::<Option<_>>()?,
-        ),
+                .collect::<Option<_>>()?;
+            // Lua's pairs() order is arbitrary: sort so equal tables compare equal.
+            pairs.sort_by_cached_key(|(k, _)| format!("{k:?}"));
+            LoadedValue::Table(pairs)
+        }
         _ => LoadedValue::Other(String::from_utf8_lossy(&unhex(x.as_str()?)?).into_owned()),
     })
 }
