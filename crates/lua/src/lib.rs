@@ -28,11 +28,7 @@ impl LuaUserData for LuaVerifier {
                     LuaValue::Nil => return refusal(lua, "token required", "not-allowed"),
                     _ => return refusal(lua, "Invalid token", "not-allowed"),
                 };
-                // A token or key that is not UTF-8 cannot be a JWT / PEM: refuse it here
-                // rather than lossily converting it into something else.
-                let Ok(token) = std::str::from_utf8(&token.as_bytes()).map(str::to_owned) else {
-                    return refusal(lua, "Invalid token", "not-allowed");
-                };
+                // A key that is not UTF-8 cannot be PEM: refuse rather than convert lossily.
                 let pem = match pem {
                     Some(p) => match std::str::from_utf8(&p.as_bytes()) {
                         Ok(s) => Some(s.to_owned()),
@@ -49,7 +45,7 @@ impl LuaUserData for LuaVerifier {
                     }
                     None => unix_now(),
                 };
-                match this.0.verify(&token, pem.as_deref(), now) {
+                match this.0.verify_bytes(&token.as_bytes(), pem.as_deref(), now) {
                     Ok(claims) => Ok((
                         LuaValue::Table(object_to_table(lua, &claims)?),
                         LuaValue::Nil,

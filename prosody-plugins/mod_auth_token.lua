@@ -1,0 +1,291 @@
+-- Token (JWT) authentication for Jitsi Meet: `authentication = "token"`.
+--
+-- The token comes from the BOSH / WebSocket request (`?token=` or
+-- `Authorization: Bearer`) and is checked during SASL ANONYMOUS by the native
+-- verifier `jitsi_tokens` (Rust). Everything here is plumbing: options in, key
+-- fetching, SASL answers and the session fields other Jitsi modules read.
+
+local sasl = require "util.sasl";
+local async = require "util.async";
+local cache = require "util.cache";
+local http = require "net.http";
+local formdecode = require "util.http".formdecode;
+local new_uuid = require "util.uuid".generate;
+local new_id = require "util.id".medium;
+
+local host = module.host;
+
+-- First line of an error, without mlua's "runtime error: " prefix and traceback, so
+-- the log shows one readable sentence.
+local function first_line(err)
+	local s = tostring(err):match("^[^\n]*");
+	return (s:gsub("^runtime error: ", ""));
+end
+
+---------------------------------------------------------------------------
+-- Options (module:get_option reads the host value, else the global one)
+
+local allow_empty_token = module:get_option_boolean("allow_empty_token", false);
+local key_server = module:get_option_string("asap_key_server");
+local keys_url = module:get_option_string("cache_keys_url");
+local key_cache_size = module:get_option_number("jwt_pubkey_cache_size", 128);
+local key_cache_ttl = module:get_option_number("asap_key_cache_ttl", 3600);
+-- Ours: how long a login waits for a key server before it is refused.
+local key_fetch_timeout = module:get_option_number("asap_key_fetch_timeout", 3);
+
+local verifier_options = {
+	app_id = module:get_option("app_id");
+	app_secret = module:get_option("app_secret");
+	signature_algorithm = module:get_option("signature_algorithm");
+	asap_key_server = key_server;
+	cache_keys_url = keys_url;
+	asap_accepted_issuers = module:get_option("asap_accepted_issuers");
+	asap_accepted_audiences = module:get_option("asap_accepted_audiences");
+	asap_require_room_claim = module:get_option("asap_require_room_claim");
+	token_clock_leeway = module:get_option("token_clock_leeway");
+	token_require_typ = module:get_option("token_require_typ");
+};
+
+local jt, verifier;
+do
+	local ok, mod = pcall(require, "jitsi_tokens");
+	if not ok then
+		module:log("error", "Token authentication disabled on %s: the native module jitsi_tokens "
+			.. "could not be loaded for %s (install jitsi_tokens.so on Lua's cpath): %s",
+			host, _VERSION, first_line(mod));
+	else
+		jt = mod;
+		local made, v = pcall(jt.verifier, verifier_options);
+		if made then
+			verifier = v;
+			pcall(verifier.set_key_cache_size, verifier, key_cache_size);
+		else
+			module:log("error", "Token authentication disabled on %s, no login is offered: %s",
+				host, first_line(v));
+		end
+	end
+end
+
+---------------------------------------------------------------------------
+-- Token and query parameters from the HTTP request that opened the session
+
+local function init_session(event)
+	local session, request = event.session, event.request;
+	-- A WebSocket session learns its host only from <open/>, later: keep the
+	-- parameters anyway; they are read only when this host authenticates it.
+	if session.host and session.host ~= host then return; end
+	local query = request.url and request.url.query;
+	local params;
+	if query then
+		local ok, decoded = pcall(formdecode, query);
+		if ok and type(decoded) == "table" then params = decoded; end
+	end
+	params = params or {};
+	local token = params.token;
+	if token == nil and request.headers then
+		local auth = request.headers.authorization;
+		if type(auth) == "string" and auth:sub(1, 7):lower() == "bearer " then
+			token = auth:sub(8);
+		end
+	end
+	if token == "" then token = nil; end
+	session.auth_token = token;
+	session.jitsi_web_query_room = params.room;
+	session.jitsi_web_query_prefix = params.prefix or "";
+	session.previd = params.previd;
+	session.customusername = params.customusername;
+end
+
+module:hook_global("bosh-session", init_session);
+module:hook_global("websocket-session", init_session);
+
+---------------------------------------------------------------------------
+-- Public keys from the key server: asynchronous, one fetch per kid in flight,
+-- cached for key_cache_ttl; failures are not cached.
+
+local key_cache = cache.new(key_cache_size);
+local in_flight = {}; -- kid -> { waiters = { done, ... }, finished, pem }
+
+local function fetch_public_key(kid)
+	local cached = key_cache:get(kid);
+	if cached and cached.expires > os.time() then return cached.pem; end
+	if not async.ready() then
+		module:log("error", "Cannot wait for key %s outside an async context", kid);
+		return nil;
+	end
+
+	local fetch = in_flight[kid];
+	if not fetch then
+		fetch = { waiters = {} };
+		in_flight[kid] = fetch;
+		local function finish(pem)
+			if fetch.finished then return; end
+			fetch.finished, fetch.pem = true, pem;
+			if in_flight[kid] == fetch then in_flight[kid] = nil; end
+			for _, done in ipairs(fetch.waiters) do done(); end
+		end
+		local ok, file = pcall(jt.key_file, kid);
+		local url = ok and (key_server:gsub("/*$", "") .. "/" .. file);
+		if not url then
+			finish(nil);
+		else
+			local req = http.request(url, nil, function(body, code)
+				if code == 200 and type(body) == "string" and body:find("-----BEGIN", 1, true) then
+					key_cache:set(kid, { pem = body, expires = os.time() + key_cache_ttl });
+					finish(body);
+				else
+					module:log("warn", "Key server answered %s for kid %s", tostring(code), kid);
+					finish(nil);
+				end
+			end);
+			module:add_timer(key_fetch_timeout, function()
+				if fetch.finished then return; end
+				module:log("warn", "Key server did not answer within %gs for kid %s", key_fetch_timeout, kid);
+				finish(nil);
+				if type(req) == "table" and req.conn then pcall(req.conn.close, req.conn); end
+			end);
+		end
+	end
+	if not fetch.finished then
+		local wait, done = async.waiter();
+		table.insert(fetch.waiters, done);
+		wait();
+	end
+	return fetch.pem;
+end
+
+-- cache_keys_url: load at start, refresh every key_cache_ttl (sooner after a failure).
+if verifier and keys_url then
+	local function refresh()
+		http.request(keys_url, nil, function(body, code)
+			if code ~= 200 or type(body) ~= "string" then
+				module:log("error", "Could not fetch cache_keys_url %s: HTTP %s", keys_url, tostring(code));
+				return;
+			end
+			local ok, n, err = pcall(verifier.set_keys, verifier, body);
+			if ok and n then
+				module:log("info", "Loaded %d keys from %s", n, keys_url);
+			else
+				module:log("error", "Unusable document at cache_keys_url %s: %s", keys_url,
+					first_line(ok and err or n));
+			end
+		end);
+	end
+	module:add_timer(0, function()
+		refresh();
+		return key_cache_ttl;
+	end);
+end
+
+---------------------------------------------------------------------------
+-- Verification and the session fields other Jitsi modules read
+
+local function log_refusal(session, token, reason)
+	local kid = "-";
+	local ok, header = pcall(jt.header, token);
+	if ok and type(header) == "table" and type(header.kid) == "string" then kid = header.kid; end
+	module:log("info", "Token refused for session %s: %s (kid=%s)", tostring(session.id or session.sid), reason, kid);
+end
+
+local function verify(session, token)
+	local ok, claims, reason, condition = pcall(verifier.verify, verifier, token);
+	if ok and not claims and reason == "signature verification key is missing" and key_server then
+		local header_ok, header = pcall(jt.header, token);
+		local kid = header_ok and type(header) == "table" and header.kid;
+		local pem = type(kid) == "string" and fetch_public_key(kid);
+		if not pem then return nil, "could not obtain public key", "not-allowed"; end
+		ok, claims, reason, condition = pcall(verifier.verify, verifier, token, pem);
+	end
+	if not ok then
+		module:log("error", "Native verifier error: %s", first_line(claims));
+		return nil, "internal error", "not-allowed";
+	end
+	return claims, reason, condition;
+end
+
+local function authenticate(session)
+	local token = session.auth_token;
+	if token == nil then
+		if allow_empty_token then return true; end
+		return false, "not-allowed", "token required";
+	end
+	local claims, reason, condition = verify(session, token);
+	if not claims then
+		log_refusal(session, token, reason);
+		return false, condition or "not-allowed", reason or "Invalid token";
+	end
+	session.jitsi_meet_room = claims.room;
+	session.jitsi_meet_domain = claims.sub;
+	session.jitsi_meet_auth_issuer = claims.iss;
+	local context = claims.context;
+	if type(context) == "table" then
+		session.jitsi_meet_str_tenant = context.tenant;
+		session.jitsi_meet_context_user = context.user;
+		session.jitsi_meet_context_group = context.group;
+		session.jitsi_meet_context_features = context.features;
+		session.jitsi_meet_context_room = context.room;
+	elseif claims.user_id ~= nil then
+		session.jitsi_meet_context_user = { id = claims.user_id };
+	end
+	module:log("debug", "Token accepted for session %s (iss=%s sub=%s)", tostring(session.id or session.sid),
+		tostring(claims.iss), tostring(claims.sub));
+	return true;
+end
+
+---------------------------------------------------------------------------
+-- SASL: our own ANONYMOUS. The stock one retries forever while the profile says
+-- no, which pins the CPU on a refused token. Mechanism registration is
+-- process-wide, so this one also serves plain anonymous hosts (profile.anonymous)
+-- with the stock behaviour, bounded.
+
+local function anonymous_mechanism(self, message) -- luacheck: ignore 212/message
+	local profile = self.profile;
+	if profile.jitsi_token then
+		local username = new_uuid();
+		local ok, condition, text = profile.jitsi_token(self, username);
+		if not ok then return "failure", condition or "not-allowed", text; end
+		self.username = username;
+		return "success";
+	end
+	for _ = 1, 100 do
+		local username = new_id():lower();
+		if profile.anonymous(self, username, self.realm) then
+			self.username = username;
+			return "success";
+		end
+	end
+	return "failure", "not-authorized", "no username available";
+end
+
+sasl.registerMechanism("ANONYMOUS", { "anonymous", "jitsi_token" }, anonymous_mechanism);
+
+---------------------------------------------------------------------------
+-- The auth provider
+
+local provider = {};
+
+function provider.test_password() return nil, "Password based auth not supported"; end
+function provider.get_password() return nil, "Password not available"; end
+function provider.set_password() return nil, "Password based auth not supported"; end
+function provider.user_exists() return nil, "Only token users are supported"; end
+function provider.create_user() return nil, "Account creation not supported"; end
+function provider.delete_user() return nil, "Account deletion not supported"; end
+function provider.users() return next, {}, nil; end
+
+function provider.get_sasl_handler(session)
+	local profile = {};
+	-- A host whose verifier could not be built offers no mechanism at all.
+	if verifier then
+		profile.jitsi_token = function(_, _)
+			local ok, accepted, condition, text = pcall(authenticate, session);
+			if not ok then
+				module:log("error", "Token check failed: %s", first_line(accepted));
+				return false, "not-allowed", "internal error";
+			end
+			return accepted, condition, text;
+		end;
+	end
+	return sasl.new(host, profile);
+end
+
+module:provides("auth", provider);

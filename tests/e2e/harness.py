@@ -1,0 +1,454 @@
+"""A real Prosody on loopback, with clients for BOSH and WebSocket, a counting key
+server, and token minting with PyJWT.
+
+Everything here talks to the real thing: Debian's prosody, the freshly built
+`jitsi_tokens.so`, the repository's plugins. Missing pieces make tests fail with a
+message that says what to build or install; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jwt
+import pytest
+import websocket
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGINS = REPO / "prosody-plugins"
+SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+BOSH_NS = "http://jabber.org/protocol/httpbind"
+CLIENT = "jabber:client"
+STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+JITMEET = "http://jitsi.org/jitmeet"
+MUC = "http://jabber.org/protocol/muc"
+MUC_USER = "http://jabber.org/protocol/muc#user"
+HTTP_TIMEOUT = 15  # larger than BOSH `wait`, so a hang fails instead of blocking
+
+
+def native_module() -> Path:
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    so = target / "release" / "libjitsi_tokens.so"
+    if not so.is_file():
+        pytest.fail(f"{so} is missing: run `cargo build --release` at the repository root first")
+    return so
+
+
+def prosody_binary() -> str:
+    path = shutil.which("prosody")
+    if not path:
+        pytest.fail("prosody is not installed: `apt-get install -y prosody` (Debian's package)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lua_string(s: str) -> str:
+    """A Lua long-bracket-free quoted string (the values we write are plain ASCII)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Prosody:
+    """One private Prosody instance: its own temp dir, ports, log and plugins."""
+
+    def __init__(self, hosts_config: str, global_config: str = ""):
+        self.hosts_config = hosts_config
+        self.global_config = global_config
+        self.proc: subprocess.Popen | None = None
+        self.dir = Path(tempfile.mkdtemp(prefix="jmt-prosody-"))
+        self.c2s_port = free_port()
+        self.http_port = free_port()
+        self.log_path = self.dir / "prosody.log"
+
+    @property
+    def bosh_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/http-bind"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.http_port}/xmpp-websocket"
+
+    def start(self) -> "Prosody":
+        so = native_module()
+        prosody = prosody_binary()
+        d = self.dir
+        (d / "data").mkdir()
+        (d / "certs").mkdir()
+        (d / "cpath").mkdir()
+        shutil.copy(so, d / "cpath" / "jitsi_tokens.so")
+        cfg = d / "prosody.cfg.lua"
+        cfg.write_text(
+            f"""
+pidfile = {lua_string(str(d / "prosody.pid"))}
+data_path = {lua_string(str(d / "data"))}
+certificates = {lua_string(str(d / "certs"))}
+log = {{ info = {lua_string(str(self.log_path))} }}
+interfaces = {{ "127.0.0.1" }}
+local_interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {self.c2s_port} }}
+c2s_direct_tls_ports = {{}}
+http_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ {self.http_port} }}
+https_ports = {{}}
+https_interfaces = {{}}
+modules_enabled = {{ "saslauth", "disco", "bosh", "websocket", "ping" }}
+modules_disabled = {{ "s2s", "offline" }}
+c2s_require_encryption = false
+consider_bosh_secure = true
+consider_websocket_secure = true
+prosodyctl_service_warnings = false
+plugin_paths = {{ {lua_string(str(PLUGINS))} }}
+{self.global_config}
+{self.hosts_config}
+"""
+        )
+        as_root = os.geteuid() == 0
+        if as_root:
+            pw = pwd.getpwnam("prosody")
+            for p in [d, *d.rglob("*")]:
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+            cmd = ["setpriv", "--reuid=prosody", "--regid=prosody", "--init-groups", "--"]
+        else:
+            cmd = []
+        cmd += [prosody, "--config", str(cfg), "-F"]
+        env = dict(os.environ, LUA_CPATH_5_4=f"{d / 'cpath'}/?.so;;")
+        self.stdout = open(d / "stdout.txt", "wb")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"prosody exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(self.bosh_url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"prosody did not answer on /http-bind:\n{self.output()}")
+            time.sleep(0.05)
+        return self
+
+    def output(self) -> str:
+        text = ""
+        for p in (self.dir / "stdout.txt", self.log_path):
+            if p.exists():
+                text += p.read_text(errors="replace")[-20000:]
+        return text
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, pattern: str, timeout: float = 10) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.log())
+            if m:
+                return m
+            time.sleep(0.05)
+        raise AssertionError(f"log never matched {pattern!r}:\n{self.log()[-5000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "stdout", None):
+            self.stdout.close()
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Clients
+
+
+class AuthResult:
+    def __init__(self, ok: bool, condition: str | None = None, text: str | None = None):
+        self.ok, self.condition, self.text = ok, condition, text
+
+    def __repr__(self) -> str:
+        return f"AuthResult(ok={self.ok}, condition={self.condition!r}, text={self.text!r})"
+
+
+def parse_failure(el: ET.Element) -> AuthResult:
+    if el.tag == f"{{{SASL}}}success":
+        return AuthResult(True)
+    assert el.tag == f"{{{SASL}}}failure", ET.tostring(el)
+    cond = text = None
+    for child in el:
+        name = child.tag.split("}")[-1]
+        if name == "text":
+            text = child.text
+        else:
+            cond = name
+    return AuthResult(False, cond, text)
+
+
+class Bosh:
+    """A BOSH client speaking the bytes of prosody.md."""
+
+    def __init__(self, server: Prosody, domain: str, token: str | None = None,
+                 query: str | None = None, headers: dict | None = None):
+        self.server, self.domain = server, domain
+        url = server.bosh_url
+        if query is not None:
+            url += "?" + query
+        elif token is not None:
+            url += "?token=" + urllib.parse.quote(token, safe="")
+        self.url = url
+        self.headers = {"Content-Type": "text/xml; charset=utf-8", **(headers or {})}
+        self.rid = 1000
+        self.sid = None
+
+    def post(self, xml: str) -> ET.Element:
+        req = urllib.request.Request(self.url, data=xml.encode(), headers=self.headers, method="POST")
+        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as r:
+            return ET.fromstring(r.read())
+
+    def next_rid(self) -> int:
+        self.rid += 1
+        return self.rid
+
+    def open(self) -> ET.Element:
+        body = self.post(
+            f"<body content='text/xml; charset=utf-8' hold='1' rid='{self.rid}' to='{self.domain}' "
+            "ver='1.6' wait='5' xml:lang='en' xmlns='http://jabber.org/protocol/httpbind' "
+            "xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>"
+        )
+        self.sid = body.get("sid")
+        assert self.sid, ET.tostring(body)
+        return body
+
+    def mechanisms(self, body: ET.Element) -> list[str]:
+        return [m.text for m in body.iter(f"{{{SASL}}}mechanism")]
+
+    def auth(self) -> AuthResult:
+        body = self.post(
+            f"<body rid='{self.next_rid()}' sid='{self.sid}' xmlns='{BOSH_NS}'>"
+            f"<auth xmlns='{SASL}' mechanism='ANONYMOUS'/></body>"
+        )
+        for el in body:
+            if el.tag in (f"{{{SASL}}}success", f"{{{SASL}}}failure"):
+                return parse_failure(el)
+        raise AssertionError(f"no SASL answer: {ET.tostring(body)!r}")
+
+    def bind(self) -> str:
+        self.post(
+            f"<body rid='{self.next_rid()}' sid='{self.sid}' to='{self.domain}' xml:lang='en' "
+            f"xmpp:restart='true' xmlns='{BOSH_NS}' xmlns:xmpp='urn:xmpp:xbosh'/>"
+        )
+        body = self.post(
+            f"<body rid='{self.next_rid()}' sid='{self.sid}' xmlns='{BOSH_NS}'>"
+            f"<iq type='set' id='b1' xmlns='jabber:client'><bind xmlns='{BIND}'/></iq></body>"
+        )
+        jid = body.find(f".//{{{BIND}}}jid")
+        assert jid is not None, ET.tostring(body)
+        return jid.text
+
+    def terminate(self) -> None:
+        try:
+            self.post(f"<body rid='{self.next_rid()}' sid='{self.sid}' type='terminate' xmlns='{BOSH_NS}'/>")
+        except OSError:
+            pass
+
+    def login(self) -> tuple[AuthResult, str | None]:
+        """Open, authenticate and (on success) bind; returns the result and the JID."""
+        self.open()
+        result = self.auth()
+        jid = self.bind() if result.ok else None
+        self.terminate()
+        return result, jid
+
+
+class WS:
+    """An XMPP-over-WebSocket (RFC 7395) client."""
+
+    def __init__(self, server: Prosody, domain: str, token: str | None = None,
+                 headers: list | None = None):
+        url = server.ws_url
+        if token is not None:
+            url += "?token=" + urllib.parse.quote(token, safe="")
+        self.domain = domain
+        self.ws = websocket.create_connection(url, subprotocols=["xmpp"], timeout=HTTP_TIMEOUT,
+                                              header=headers or [])
+        self.jid = None
+
+    def send(self, xml: str) -> None:
+        self.ws.send(xml)
+
+    def recv(self, timeout: float = HTTP_TIMEOUT) -> ET.Element:
+        self.ws.settimeout(timeout)
+        return ET.fromstring(self.ws.recv())
+
+    def open(self) -> ET.Element:
+        self.send(f"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='{self.domain}' version='1.0'/>")
+        opened = self.recv()
+        assert opened.tag.endswith("}open"), ET.tostring(opened)
+        return self.recv()  # stream features
+
+    def auth(self) -> AuthResult:
+        self.send(f"<auth xmlns='{SASL}' mechanism='ANONYMOUS'/>")
+        return parse_failure(self.recv())
+
+    def bind(self) -> str:
+        self.open()
+        self.send(f"<iq type='set' id='b1' xmlns='jabber:client'><bind xmlns='{BIND}'/></iq>")
+        iq = self.recv()
+        jid = iq.find(f".//{{{BIND}}}jid")
+        assert jid is not None, ET.tostring(iq)
+        self.jid = jid.text
+        return self.jid
+
+    def login(self) -> AuthResult:
+        self.open()
+        result = self.auth()
+        if result.ok:
+            self.bind()
+        return result
+
+    def wait_for(self, predicate, timeout: float = 10) -> ET.Element:
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                el = self.recv(max(0.1, deadline - time.monotonic()))
+            except websocket.WebSocketTimeoutException:
+                break
+            if predicate(el):
+                return el
+            seen.append(ET.tostring(el)[:300])
+        raise AssertionError(f"no matching stanza within {timeout}s; saw {seen}")
+
+    def close(self) -> None:
+        try:
+            self.send("<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
+            self.ws.close()
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# A key server on loopback that counts what it serves
+
+
+class KeyServer:
+    def __init__(self):
+        self.files: dict[str, tuple[int, bytes]] = {}
+        self.delay: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                path = self.path.split("?")[0]
+                with outer.lock:
+                    outer.counts[path] = outer.counts.get(path, 0) + 1
+                time.sleep(outer.delay.get(path, 0))
+                status, body = outer.files.get(path, (404, b"not found"))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve_key(self, kid: str, pem: bytes, status: int = 200, prefix: str = "/keys") -> str:
+        path = f"{prefix}/{hashlib.sha256(kid.encode()).hexdigest()}.pem"
+        self.files[path] = (status, pem)
+        return path
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return self.counts.get(path, 0)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class BlackHole:
+    """Accepts TCP connections (the kernel does, via the backlog) and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+
+    def stop(self) -> None:
+        self.sock.close()
+
+
+# ---------------------------------------------------------------------------
+# Tokens
+
+SECRET = "e2e-shared-secret-that-is-long-enough-0123456789"
+APP_ID = "jitsi-e2e"
+
+
+def claims(**over) -> dict:
+    now = int(time.time())
+    c = {
+        "iss": APP_ID,
+        "aud": "jitsi",
+        "sub": "meet.test",
+        "room": "*",
+        "exp": now + 600,
+        "nbf": now - 10,
+        "context": {
+            "user": {"id": "u-1", "name": "Alice Example", "email": "alice@example.com",
+                     "avatar": "https://example.com/a.png"},
+            "group": "g-1",
+            "features": {"recording": True},
+        },
+    }
+    for k, v in over.items():
+        if v is DROP:
+            c.pop(k, None)
+        else:
+            c[k] = v
+    return c
+
+
+DROP = object()
+
+
+def mint(key=SECRET, alg: str = "HS256", headers: dict | None = None, **over) -> str:
+    return jwt.encode(claims(**over), key, algorithm=alg, headers=headers)
