@@ -266,7 +266,13 @@ impl Document {
                     tr.token_type(),
                     TokenType::SingleLineComment { .. } | TokenType::MultiLineComment { .. }
                 ) {
-                    comments.push(tr.start_position().bytes()..tr.end_position().bytes());
+                    let (start, mut end) = (tr.start_position().bytes(), tr.end_position().bytes());
+                    // A `--` comment in a CRLF file ends with the `\r`; that belongs to
+                    // the line break.
+                    if text.as_bytes().get(end.wrapping_sub(1)) == Some(&b'\r') {
+                        end -= 1;
+                    }
+                    comments.push(start..end);
                 }
             }
         };
@@ -478,17 +484,18 @@ impl Document {
             .copied()
             .filter(|&i| matches!(self.stmts[i].kind, Kind::Assign { .. }))
             .max();
+        let nl = self.nl();
         let anchor = last_assign.or(block.header);
         let Some(anchor) = anchor else {
             // A global part without assignments: before the first header and the
             // comment lines directly above it, followed by a blank line.
             let Some(next) = self.blocks.get(1) else {
-                let nl = if self.text.is_empty() || self.text.ends_with('\n') {
+                let lead = if self.text.is_empty() || self.text.ends_with('\n') {
                     ""
                 } else {
-                    "\n"
+                    nl
                 };
-                return (self.text.len(), nl.to_string(), "\n".to_string());
+                return (self.text.len(), lead.to_string(), nl.to_string());
             };
             let mut pos = line_start(&self.text, next.start);
             while pos > 0 {
@@ -500,24 +507,22 @@ impl Document {
                     break;
                 }
             }
-            return (pos, String::new(), "\n\n".to_string());
+            return (pos, String::new(), format!("{nl}{nl}"));
         };
         let s = &self.stmts[anchor];
         let mut indent = line_indent(&self.text, s.range.start).to_string();
         if last_assign.is_none() {
             indent.push_str("    ");
         }
-        let eol = self.text[s.end_semi..]
-            .find('\n')
-            .map_or(self.text.len(), |n| s.end_semi + n);
+        let eol = self.eol(s.end_semi);
         let code_follows = self
             .stmts
             .iter()
             .any(|o| o.range.start >= s.end_semi && o.range.start < eol);
         if code_follows {
-            (s.end_semi, format!("\n{indent}"), "\n".to_string())
+            (s.end_semi, format!("{nl}{indent}"), nl.to_string())
         } else {
-            (eol, format!("\n{indent}"), String::new())
+            (eol, format!("{nl}{indent}"), String::new())
         }
     }
 
@@ -565,9 +570,7 @@ impl Document {
                 .max()
                 .or(block.header);
             let ls = line_start(&self.text, s.range.start);
-            let eol = self.text[s.end_semi..]
-                .find('\n')
-                .map_or(self.text.len(), |n| s.end_semi + n);
+            let eol = self.eol(s.end_semi);
             let alone_before = self.text[ls..s.range.start].trim().is_empty();
             let rest = self.text[s.end_semi..eol].trim();
             let alone_after = rest.is_empty()
@@ -578,8 +581,8 @@ impl Document {
                         .any(|o| o.range.start > s.end_semi && o.range.start < eol));
             let (range, prefix, suffix) = if alone_before && alone_after && ls > 0 {
                 (
-                    ls - 1..eol,
-                    self.text[ls - 1..s.range.start].to_string(),
+                    self.line_break_before(ls)..eol,
+                    self.text[self.line_break_before(ls)..s.range.start].to_string(),
                     self.text[s.range.end..eol].to_string(),
                 )
             } else {
@@ -831,6 +834,7 @@ impl Document {
     ) -> (usize, String) {
         let table = self.assign(i).0.table.as_ref().unwrap();
         let lit = super::lua_string(item);
+        let nl = self.nl();
         let multiline = self.text[table.open..table.close].contains('\n');
         let sep = table
             .fields
@@ -847,14 +851,14 @@ impl Document {
             let ls = line_start(&self.text, f.range.start);
             if multiline && self.text[ls..f.range.start].trim().is_empty() {
                 let indent = &self.text[ls..f.range.start];
-                return (f.range.start, format!("{lit}{sep}\n{indent}"));
+                return (f.range.start, format!("{lit}{sep}{nl}{indent}"));
             }
             return (f.range.start, format!("{lit}{sep} "));
         }
         let Some(last) = table.fields.last() else {
             if multiline {
                 let indent = line_indent(&self.text, self.stmts[i].range.start);
-                return (table.open + 1, format!("\n{indent}    {lit}{sep}"));
+                return (table.open + 1, format!("{nl}{indent}    {lit}{sep}"));
             }
             // `{}` or `{ }`: the new text goes right after `{`.
             let inner = &self.text[table.open + 1..table.close];
@@ -866,16 +870,14 @@ impl Document {
         };
         let after_last = last.sep.map_or(last.range.end, |(o, _)| o + 1);
         if multiline {
-            let eol = self.text[after_last..]
-                .find('\n')
-                .map_or(self.text.len(), |n| after_last + n);
+            let eol = self.eol(after_last);
             let indent = line_indent(&self.text, last.range.start);
             if last.sep.is_some() {
                 // Past a trailing comment, unless `}` is on the same line.
                 let at = if eol < table.close { eol } else { after_last };
-                return (at, format!("\n{indent}{lit}{sep}"));
+                return (at, format!("{nl}{indent}{lit}{sep}"));
             }
-            return (last.range.end, format!("{sep}\n{indent}{lit}"));
+            return (last.range.end, format!("{sep}{nl}{indent}{lit}"));
         }
         match last.sep {
             Some(_) => (after_last, format!(" {lit}{sep}")),
@@ -910,9 +912,7 @@ impl Document {
             let f = &table.fields[k];
             let f_end = f.sep.map_or(f.range.end, |(o, _)| o + 1);
             let ls = line_start(&self.text, f.range.start);
-            let eol = self.text[f_end..]
-                .find('\n')
-                .map_or(self.text.len(), |n| f_end + n);
+            let eol = self.eol(f_end);
             let alone = self.text[ls..f.range.start].trim().is_empty()
                 && ls > table.open
                 && eol < table.close
@@ -922,7 +922,7 @@ impl Document {
                 }
                 && f.sep.is_some();
             let range = if alone {
-                ls - 1..eol
+                self.line_break_before(ls)..eol
             } else if let Some(next) = table.fields.get(k + 1) {
                 f.range.start..next.range.start
             } else if k > 0 {
@@ -950,6 +950,35 @@ impl Document {
             ));
         }
         Ok(changed)
+    }
+}
+
+impl Document {
+    /// The file's line break style (CRLF when it uses any).
+    fn nl(&self) -> &'static str {
+        if self.text.contains("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        }
+    }
+
+    /// Where the line holding `from` ends (before its `\n` or `\r\n`).
+    fn eol(&self, from: usize) -> usize {
+        match self.text[from..].find('\n') {
+            Some(n) if n > 0 && self.text.as_bytes()[from + n - 1] == b'\r' => from + n - 1,
+            Some(n) => from + n,
+            None => self.text.len(),
+        }
+    }
+
+    /// Start of the line break that ends the line before the one starting at `ls`.
+    fn line_break_before(&self, ls: usize) -> usize {
+        if ls >= 2 && &self.text[ls - 2..ls] == "\r\n" {
+            ls - 2
+        } else {
+            ls - 1
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! * Global part of the host file: `plugin_paths` holds [`DesiredHost::plugin_dir`]
 //!   ahead of Jitsi's directory (an existing entry is matched with or without a
 //!   trailing `/`; if ours sits behind Jitsi's it is moved; if `plugin_paths` is
-//!   absent it is created as `{ ours, jitsi's }` when `jitsi_plugin_dir` is set).
+//!   absent it is created as [`DesiredHost::new_plugin_paths`]: ours, the inherited
+//!   paths, then Jitsi's when `jitsi_plugin_dir` is set).
 //! * `VirtualHost "<domain>"` (an error if absent; every other host is left alone):
 //!   `authentication = "token"` (only the value is replaced, so Jitsi's
 //!   `-- do not delete me` comment stays); `app_id` and, in secret mode, `app_secret`:
@@ -77,6 +78,10 @@ pub struct DesiredHost {
     pub plugin_dir: String,
     /// Jitsi's plugin directory, kept behind ours; `None` on a plain Prosody.
     pub jitsi_plugin_dir: Option<String>,
+    /// `plugin_paths` the host file would otherwise inherit (from prosody.cfg.lua):
+    /// kept when `plugin_paths` has to be created in the host file, since that
+    /// assignment replaces the inherited one.
+    pub inherited_plugin_paths: Vec<String>,
 }
 
 impl DesiredHost {
@@ -95,7 +100,23 @@ impl DesiredHost {
             token_clock_leeway: None,
             plugin_dir: DEFAULT_PLUGIN_DIR.to_string(),
             jitsi_plugin_dir: Some(DEFAULT_JITSI_PLUGIN_DIR.to_string()),
+            inherited_plugin_paths: Vec::new(),
         }
+    }
+
+    /// `plugin_paths` for a file that has none: ours, the inherited ones, Jitsi's.
+    pub fn new_plugin_paths(&self) -> Vec<String> {
+        let mut dirs = vec![self.plugin_dir.clone()];
+        for d in self
+            .inherited_plugin_paths
+            .iter()
+            .chain(&self.jitsi_plugin_dir)
+        {
+            if !dirs.iter().any(|x| same_dir(x.as_bytes(), d)) {
+                dirs.push(d.clone());
+            }
+        }
+        dirs
     }
 
     pub fn muc(&self) -> String {
@@ -264,9 +285,7 @@ fn plugin_paths(doc: &mut Document, desired: &DesiredHost) -> Result<(), EditErr
     let ours = desired.plugin_dir.as_bytes();
     let Some(Value::List(items)) = doc.get(&g, "plugin_paths") else {
         if doc.get(&g, "plugin_paths").is_none() {
-            let mut dirs = vec![desired.plugin_dir.clone()];
-            dirs.extend(desired.jitsi_plugin_dir.clone());
-            doc.set(&g, "plugin_paths", &Value::list(&dirs))?;
+            doc.set(&g, "plugin_paths", &Value::list(desired.new_plugin_paths()))?;
             return Ok(());
         }
         // Not a list of strings: list_add reports it with its line.

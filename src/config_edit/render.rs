@@ -79,8 +79,7 @@ pub fn render_host(d: &DesiredHost) -> Result<String, EditError> {
     register_lua_helpers(&mut hb);
     hb.register_template_string("host", HOST_TEMPLATE)
         .map_err(|e| EditError::Template(e.to_string()))?;
-    let mut plugin_paths = vec![d.plugin_dir.clone()];
-    plugin_paths.extend(d.jitsi_plugin_dir.clone());
+    let plugin_paths = d.new_plugin_paths();
     let (secret, key_server, keys_url, alg) = match &d.auth {
         AuthMode::Secret { app_secret, .. } => (
             bytes_json(app_secret),

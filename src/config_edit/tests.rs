@@ -94,7 +94,10 @@ fn check_roundtrip(original: &str, d: &DesiredHost) -> Edited {
         after.get(host, "c2s_require_encryption"),
         Some(&LoadedValue::Bool(false))
     );
-    assert!(loaded_list(&after, host, "modules_enabled").contains(&"presence_identity".into()));
+    assert_eq!(
+        loaded_list(&after, host, "modules_enabled").contains(&"presence_identity".into()),
+        d.presence_identity
+    );
     assert!(loaded_list(&after, &d.muc(), "modules_enabled").contains(&"token_verification".into()));
     let paths = loaded_list(&after, "*", "plugin_paths");
     let ours = paths.iter().position(|p| p == &d.plugin_dir).unwrap();
@@ -215,6 +218,38 @@ fn handwritten_host_golden() {
         after.get("chat.example.org", "allow_registration"),
         Some(&LoadedValue::Bool(false))
     );
+}
+
+#[test]
+fn crlf_files_stay_crlf() {
+    let original = fixture(JITSI).replace('\n', "\r\n");
+    let e = check_roundtrip(&original, &secret_host("meet.example.com"));
+    assert_eq!(e.text.matches('\n').count(), e.text.matches("\r\n").count());
+    let original = fixture(HANDWRITTEN).replace('\n', "\r\n");
+    let mut d = secret_host("chat.example.org");
+    d.presence_identity = false;
+    let e = check_roundtrip(&original, &d);
+    assert_eq!(e.text.matches('\n').count(), e.text.matches("\r\n").count());
+}
+
+#[test]
+fn plugin_paths_created_with_inherited_ones() {
+    let original = "VirtualHost \"h.example\"\n    authentication = \"internal_plain\"\n";
+    let mut d = secret_host("h.example");
+    d.inherited_plugin_paths = vec!["/srv/mods".into(), DEFAULT_PLUGIN_DIR.into()];
+    let e = apply_desired(original, &d).unwrap();
+    let doc = Document::parse(&e.text).unwrap();
+    assert_eq!(
+        doc.get(&SectionId::Global, "plugin_paths"),
+        Some(Value::list([
+            DEFAULT_PLUGIN_DIR,
+            "/srv/mods",
+            DEFAULT_JITSI_PLUGIN_DIR
+        ]))
+    );
+    assert!(e.text.starts_with("plugin_paths = {"), "{}", e.text);
+    assert_eq!(e.warnings.len(), 1, "no MUC component: {:?}", e.warnings);
+    assert_eq!(revert(&e.text, &e.changes).unwrap().text, original);
 }
 
 #[test]
