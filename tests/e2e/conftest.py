@@ -64,7 +64,8 @@ VirtualHost "meet.test"
 
 Component "conference.meet.test" "muc"
     modules_enabled = {{ "token_verification" }}
-    token_verification_allowlist = {{ "focus.meet.test" }}
+    token_verification_allowlist = {{ "focus.meet.test", "anon.test" }}
+    muc_room_locking = false
 
 VirtualHost "empty.test"
 {common}

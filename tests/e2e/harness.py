@@ -298,6 +298,7 @@ class WS:
         self.ws = websocket.create_connection(url, subprotocols=["xmpp"], timeout=HTTP_TIMEOUT,
                                               header=headers or [])
         self.jid = None
+        self.pending: list[ET.Element] = []
 
     def send(self, xml: str) -> None:
         self.ws.send(xml)
@@ -333,8 +334,12 @@ class WS:
         return result
 
     def wait_for(self, predicate, timeout: float = 10) -> ET.Element:
+        """The first stanza (already received or arriving within `timeout`) that
+        matches; the others stay queued for later calls."""
+        for i, el in enumerate(self.pending):
+            if predicate(el):
+                return self.pending.pop(i)
         deadline = time.monotonic() + timeout
-        seen = []
         while time.monotonic() < deadline:
             try:
                 el = self.recv(max(0.1, deadline - time.monotonic()))
@@ -342,7 +347,8 @@ class WS:
                 break
             if predicate(el):
                 return el
-            seen.append(ET.tostring(el)[:300])
+            self.pending.append(el)
+        seen = [ET.tostring(el)[:300] for el in self.pending]
         raise AssertionError(f"no matching stanza within {timeout}s; saw {seen}")
 
     def close(self) -> None:
