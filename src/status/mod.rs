@@ -1,1 +1,148 @@
-//! `jitsi-meet-tokens status`: what is installed and every check that matters.
+//! `jitsi-meet-tokens status` (alias `doctor`): what is installed under `--root`, what
+//! each token host is set to, and every check that matters, each failure with its fix.
+//!
+//! Detection and config reading are the installer's ([`crate::detect`], [`crate::tree`],
+//! [`crate::token_cmd::host::HostConfig`]); this module only judges what they find.
+//! The host's token options are judged by the verifier crate itself
+//! ([`jitsi_tokens_verifier::Verifier::new`]), so "status ok" means Prosody's module
+//! accepts them too.
+
+mod checks;
+pub mod live;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+
+use crate::token_cmd::time::parse_duration;
+use crate::token_cmd::verify::Output;
+
+/// Show what is installed and check every token host, with fix hints.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Treat DIR as `/` for every file read.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Check only this host [default: every VirtualHost with authentication = "token"].
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+
+    /// Also mint a token from the host's settings and log in over BOSH to the running
+    /// Prosody, reporting success or the SASL failure text.
+    #[arg(long)]
+    pub live: bool,
+
+    /// BOSH endpoint for `--live` [default: http://127.0.0.1:<http_ports>/http-bind from
+    /// the config, port 5280 when unset].
+    #[arg(long, value_name = "URL")]
+    pub bosh_url: Option<String>,
+
+    /// Private key to sign the `--live` token on key-server hosts (no secret there).
+    #[arg(long, value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+
+    /// Key id for the `--live` token on key-server hosts.
+    #[arg(long)]
+    pub kid: Option<String>,
+
+    /// Timeout for each network check (key server, BOSH).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Do not load the native module with Prosody's Lua to prove it works.
+    #[arg(long)]
+    pub no_load: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+    Skip,
+}
+
+/// One check's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub id: &'static str,
+    /// The host it concerns (none for system-wide checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub status: Status,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Everything `status` found.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub root: String,
+    /// Name → version/state of what is installed.
+    pub installed: Vec<(String, String)>,
+    pub hosts: Vec<checks::HostSummary>,
+    pub checks: Vec<Check>,
+}
+
+pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let report = checks::collect(args, &crate::runner::System);
+    match args.output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        Output::Text => write_text(out, &report)?,
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    writeln!(out, "Installed (root {}):", r.root)?;
+    for (name, what) in &r.installed {
+        writeln!(out, "  {name:<16} {what}")?;
+    }
+    for h in &r.hosts {
+        writeln!(out, "Host {} ({}):", h.domain, h.files.join(", "))?;
+        for (k, v) in &h.settings {
+            writeln!(out, "  {k:<26} {v}")?;
+        }
+    }
+    writeln!(out, "Checks:")?;
+    for c in &r.checks {
+        let mark = match c.status {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        };
+        let what = match &c.host {
+            Some(h) => format!("{} [{h}]", c.id),
+            None => c.id.to_owned(),
+        };
+        writeln!(out, "  {mark:<5} {what:<40} {}", c.summary)?;
+        if let Some(h) = &c.hint {
+            writeln!(out, "  {:<5} {:<40} fix: {h}", "", "")?;
+        }
+    }
+    let failed = r.checks.iter().filter(|c| c.status == Status::Fail).count();
+    let warned = r.checks.iter().filter(|c| c.status == Status::Warn).count();
+    if failed == 0 {
+        writeln!(out, "All checks passed ({warned} warning(s)).")
+    } else {
+        writeln!(out, "{failed} check(s) failed, {warned} warning(s).")
+    }
+}

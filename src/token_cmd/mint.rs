@@ -180,15 +180,8 @@ fn build_claims(
         .clone()
         .or_else(|| domain.map(str::to_owned))
         .unwrap_or_else(|| "*".into());
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(iss));
-    claims.insert("aud".into(), json!(args.aud));
-    claims.insert("sub".into(), json!(sub));
-    claims.insert("room".into(), json!(args.room));
-    claims.insert("iat".into(), json!(iat));
-    if !args.no_exp {
-        claims.insert("exp".into(), json!(iat + args.ttl.as_secs() as i64));
-    }
+    let exp = (!args.no_exp).then(|| iat + args.ttl.as_secs() as i64);
+    let mut claims = basic_claims(&iss, &args.aud, &sub, &args.room, iat, exp);
     if let Some(nbf) = &args.nbf {
         let nbf = parse_time(nbf, iat)
             .map_err(anyhow::Error::msg)
@@ -234,4 +227,25 @@ fn build_claims(
         claims.remove(k);
     }
     Ok(claims)
+}
+
+/// The claims every Jitsi token carries; `exp` is left out when `None`.
+pub fn basic_claims(
+    iss: &str,
+    aud: &str,
+    sub: &str,
+    room: &str,
+    iat: i64,
+    exp: Option<i64>,
+) -> Claims {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(iss));
+    claims.insert("aud".into(), json!(aud));
+    claims.insert("sub".into(), json!(sub));
+    claims.insert("room".into(), json!(room));
+    claims.insert("iat".into(), json!(iat));
+    if let Some(exp) = exp {
+        claims.insert("exp".into(), json!(exp));
+    }
+    claims
 }

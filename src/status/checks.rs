@@ -1,0 +1,813 @@
+//! The checks behind `status`, in the order an administrator would fix them:
+//! Prosody, the native module, the plugins, the main config file, then each host.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jitsi_tokens_verifier::{mint, Options, SigningKey, Verifier};
+use serde::Serialize;
+
+use super::live::{self, Login};
+use super::{Check, Report, Status, StatusArgs};
+use crate::config_edit::{SectionId, Value, DEFAULT_JITSI_PLUGIN_DIR, DEFAULT_PLUGIN_DIR};
+use crate::detect::{self, System};
+use crate::fsops::under;
+use crate::native;
+use crate::runner::{Cmd, Runner};
+use crate::token_cmd::host::HostConfig;
+use crate::token_cmd::{http, mint::basic_claims, time};
+use crate::tree::{self, Tree};
+
+/// What a token host is set to (never the secret itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSummary {
+    pub domain: String,
+    pub files: Vec<String>,
+    pub settings: Vec<(String, String)>,
+}
+
+/// Clocks before this are certainly wrong (every token would look "not yet valid"
+/// or expired). 2025-01-01T00:00:00Z.
+const CLOCK_FLOOR: i64 = 1_735_689_600;
+/// Skew against a server's `Date` beyond which tokens minted there fail `exp`/`nbf`.
+const MAX_SKEW: i64 = 30;
+
+struct Collector {
+    report: Report,
+    /// Clocks of servers that answered (for the clock check).
+    remote_dates: Vec<(String, SystemTime)>,
+}
+
+impl Collector {
+    fn push(
+        &mut self,
+        id: &'static str,
+        host: Option<&str>,
+        status: Status,
+        summary: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.report.checks.push(Check {
+            id,
+            host: host.map(str::to_owned),
+            status,
+            summary: summary.into(),
+            hint,
+        });
+    }
+    fn ok(&mut self, id: &'static str, host: Option<&str>, summary: impl Into<String>) {
+        self.push(id, host, Status::Ok, summary, None);
+    }
+    fn fail(
+        &mut self,
+        id: &'static str,
+        host: Option<&str>,
+        summary: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.push(id, host, Status::Fail, summary, Some(hint.into()));
+    }
+    fn warn(
+        &mut self,
+        id: &'static str,
+        host: Option<&str>,
+        summary: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.push(id, host, Status::Warn, summary, Some(hint.into()));
+    }
+    fn skip(&mut self, id: &'static str, host: Option<&str>, summary: impl Into<String>) {
+        self.push(id, host, Status::Skip, summary, None);
+    }
+    fn installed(&mut self, name: &str, what: impl Into<String>) {
+        self.report.installed.push((name.to_owned(), what.into()));
+    }
+}
+
+pub fn collect(args: &StatusArgs, runner: &dyn Runner) -> Report {
+    let root = args.root.as_path();
+    let mut c = Collector {
+        report: Report {
+            root: root.display().to_string(),
+            ..Report::default()
+        },
+        remote_dates: Vec::new(),
+    };
+    c.installed(
+        "jitsi-meet-tokens",
+        format!("{} (this binary)", env!("CARGO_PKG_VERSION")),
+    );
+    let sys = prosody(&mut c, root, runner);
+    if let Some(sys) = &sys {
+        native_module(&mut c, root, sys, runner, args.no_load);
+    }
+    plugins(&mut c, root);
+    match tree::scan(root) {
+        Ok(tree) => {
+            include(&mut c, &tree);
+            let domains = match &args.domain {
+                Some(d) => vec![d.to_lowercase()],
+                None => token_hosts(&tree),
+            };
+            if domains.is_empty() {
+                c.fail(
+                    "token-hosts",
+                    None,
+                    "no enabled VirtualHost has authentication = \"token\"",
+                    "run `jitsi-meet-tokens configure --domain DOMAIN --app-id ID --app-secret-file FILE`",
+                );
+            }
+            for d in &domains {
+                host(&mut c, &tree, d, args);
+            }
+        }
+        Err(e) => c.fail(
+            "config",
+            None,
+            format!("cannot read Prosody's config: {e:#}"),
+            "fix the file named above (`prosodyctl check config` shows Prosody's view)",
+        ),
+    }
+    clock(&mut c);
+    c.report.ok = !c.report.checks.iter().any(|ch| ch.status == Status::Fail);
+    c.report
+}
+
+fn prosody(c: &mut Collector, root: &Path, runner: &dyn Runner) -> Option<System> {
+    match detect::detect(root, runner) {
+        Ok(sys) => {
+            c.installed(
+                "prosody",
+                format!(
+                    "{} (from {}), on Lua {}",
+                    sys.prosody.version, sys.prosody_source, sys.lua
+                ),
+            );
+            for p in &sys.jitsi {
+                c.installed(&p.name, p.version.clone());
+            }
+            c.ok(
+                "prosody-version",
+                None,
+                format!(
+                    "Prosody {} is at least {}",
+                    sys.prosody.version,
+                    detect::MIN_PROSODY
+                ),
+            );
+            Some(sys)
+        }
+        Err(e) => {
+            c.installed("prosody", "not usable");
+            c.fail(
+                "prosody-version",
+                None,
+                format!("{e:#}"),
+                format!(
+                    "install or upgrade Prosody to {} or newer",
+                    detect::MIN_PROSODY
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runner, no_load: bool) {
+    let path = native::target(root, sys);
+    let shown = format!(
+        "/usr/lib/{}/lua/{}/{}",
+        sys.multiarch,
+        sys.lua,
+        native::MODULE_FILE
+    );
+    if !path.is_file() {
+        c.installed("native module", format!("missing ({shown})"));
+        let features = if sys.lua == "5.2" {
+            " --no-default-features --features lua52"
+        } else {
+            ""
+        };
+        c.fail(
+            "native-module",
+            None,
+            format!("{shown} is missing: Prosody runs on Lua {} and cannot load the verifier", sys.lua),
+            format!(
+                "install the jitsi-meet-tokens package, or build the module for Lua {} \
+                 (cargo build --release -p jitsi-tokens-lua{features}) and run configure with --native-module FILE",
+                sys.lua
+            ),
+        );
+        return;
+    }
+    if no_load {
+        c.installed("native module", shown.clone());
+        c.ok(
+            "native-module",
+            None,
+            format!("{shown} is present (not loaded: --no-load)"),
+        );
+        return;
+    }
+    let lua = format!("lua{}", sys.lua);
+    let interp = [under(root, format!("/usr/bin/{lua}"))]
+        .into_iter()
+        .find(|p| root == Path::new("/") && p.is_file())
+        .or_else(|| which::which(&lua).ok());
+    let Some(interp) = interp else {
+        c.installed("native module", shown.clone());
+        c.warn(
+            "native-module",
+            None,
+            format!("{shown} is present; {lua} is not installed here to load it"),
+            format!("install {lua} to let status prove the module loads"),
+        );
+        return;
+    };
+    // Only this directory on the cpath, so the file under test is the one loaded.
+    let mut cmd = Cmd::new(interp).arg("-").arg(path.parent().unwrap_or(root));
+    cmd.stdin = Some(
+        b"package.cpath = arg[1] .. '/?.so'\nlocal jt = require 'jitsi_tokens'\nio.write(jt.version)\n".to_vec(),
+    );
+    match runner.run(&cmd) {
+        Ok(out) if out.success() => {
+            let version = out.stdout.trim().to_owned();
+            c.installed("native module", format!("{version} ({shown})"));
+            if version == env!("CARGO_PKG_VERSION") {
+                c.ok(
+                    "native-module",
+                    None,
+                    format!("{shown} loads in {lua} (version {version})"),
+                );
+            } else {
+                c.warn(
+                    "native-module",
+                    None,
+                    format!(
+                        "{shown} loads in {lua} but is version {version}, this binary is {}",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                    "reinstall the package so the module and the tools match",
+                );
+            }
+        }
+        Ok(out) => {
+            c.installed("native module", format!("broken ({shown})"));
+            let err = out.stderr.lines().next().unwrap_or("").to_owned();
+            let hint = if err.contains("undefined symbol") {
+                format!(
+                    "the file was built for another Lua version: install the build for Lua {}",
+                    sys.lua
+                )
+            } else {
+                "reinstall the jitsi-meet-tokens package".to_owned()
+            };
+            c.fail(
+                "native-module",
+                None,
+                format!("{shown} does not load in {lua}: {err}"),
+                hint,
+            );
+        }
+        Err(e) => c.warn(
+            "native-module",
+            None,
+            format!("could not run {lua}: {e:#}"),
+            "check the Lua installation",
+        ),
+    }
+}
+
+fn plugins(c: &mut Collector, root: &Path) {
+    let dir = under(root, DEFAULT_PLUGIN_DIR);
+    let missing: Vec<&str> = [
+        "mod_auth_token.lua",
+        "mod_token_verification.lua",
+        "mod_presence_identity.lua",
+    ]
+    .into_iter()
+    .filter(|f| !dir.join(f).is_file())
+    .collect();
+    if missing.is_empty() {
+        c.ok(
+            "plugins",
+            None,
+            format!("Prosody plugins present in {DEFAULT_PLUGIN_DIR}"),
+        );
+    } else {
+        c.fail(
+            "plugins",
+            None,
+            format!("missing in {DEFAULT_PLUGIN_DIR}: {}", missing.join(", ")),
+            "install the jitsi-meet-tokens package (it ships the plugins there)",
+        );
+    }
+}
+
+fn include(c: &mut Collector, tree: &Tree) {
+    if tree.includes_confd {
+        c.ok(
+            "include",
+            None,
+            format!("{} includes conf.d/*.cfg.lua", tree.main.shown),
+        );
+    } else {
+        c.fail(
+            "include",
+            None,
+            format!("{} does not include conf.d/*.cfg.lua: host files there are ignored", tree.main.shown),
+            format!(
+                "add the line `Include \"conf.d/*.cfg.lua\"` at the end of {} (or run configure with --fix-include)",
+                tree.main.shown
+            ),
+        );
+    }
+}
+
+/// Enabled VirtualHosts whose effective `authentication` is "token".
+fn token_hosts(tree: &Tree) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for f in tree.files() {
+        for s in &f.sections {
+            if let SectionId::VirtualHost { name } = s {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+    }
+    names.retain(|d| {
+        HostConfig::from_tree(tree, d)
+            .ok()
+            .and_then(|h| h.effective("authentication"))
+            .is_some_and(|f| f.value == Value::str("token"))
+    });
+    names
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Str(s) => format!("{:?}", String::from_utf8_lossy(s)),
+        Value::List(items) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|i| format!("{:?}", String::from_utf8_lossy(i)))
+                .collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        other => other.to_lua(),
+    }
+}
+
+fn list_has(v: Option<&Value>, item: &str) -> bool {
+    matches!(v, Some(Value::List(items)) if items.iter().any(|i| i == item.as_bytes()))
+}
+
+fn host(c: &mut Collector, tree: &Tree, domain: &str, args: &StatusArgs) {
+    let d = Some(domain);
+    let hc = match HostConfig::from_tree(tree, domain) {
+        Ok(h) => h,
+        Err(e) => {
+            c.fail(
+                "host",
+                d,
+                format!("{e:#}"),
+                format!("run `jitsi-meet-tokens configure --domain {domain} ...`"),
+            );
+            return;
+        }
+    };
+    let files = tree
+        .files_with_host(domain)
+        .iter()
+        .map(|f| f.shown.clone())
+        .collect();
+    let mut settings = Vec::new();
+    for key in [
+        "authentication",
+        "app_id",
+        "signature_algorithm",
+        "asap_key_server",
+        "cache_keys_url",
+        "asap_accepted_issuers",
+        "asap_accepted_audiences",
+        "allow_empty_token",
+        "token_clock_leeway",
+        "enable_domain_verification",
+        "c2s_require_encryption",
+    ] {
+        if let Some(f) = hc.effective(key) {
+            settings.push((key.to_owned(), format!("{}  ({})", show(&f.value), f.at)));
+        }
+    }
+    if let Some(f) = hc.effective("app_secret") {
+        let what = match &f.value {
+            Value::Str(s) => format!("set, {} bytes", s.len()),
+            _ => "set by an expression".to_owned(),
+        };
+        settings.push(("app_secret".to_owned(), format!("({what})  ({})", f.at)));
+    }
+    let muc = muc_domain(&hc, domain);
+    settings.push(("MUC component".to_owned(), muc.clone()));
+    c.report.hosts.push(HostSummary {
+        domain: domain.to_owned(),
+        files,
+        settings,
+    });
+
+    match hc.effective("authentication") {
+        Some(f) if f.value == Value::str("token") => {
+            c.ok("authentication", d, format!("\"token\" ({})", f.at))
+        }
+        other => c.fail(
+            "authentication",
+            d,
+            format!(
+                "authentication is {}",
+                other.map_or("not set".into(), |f| format!(
+                    "{} ({})",
+                    show(&f.value),
+                    f.at
+                ))
+            ),
+            format!(
+                "set authentication = \"token\" on VirtualHost \"{domain}\" (configure does this)"
+            ),
+        ),
+    }
+
+    let options = match hc.options() {
+        Ok(o) => Some(o),
+        Err(e) => {
+            c.fail(
+                "token-options",
+                d,
+                format!("{e:#}"),
+                "set the token options as literal values",
+            );
+            None
+        }
+    };
+    let verifier = options
+        .as_ref()
+        .and_then(|o| match Verifier::new(o.clone()) {
+            Ok(v) => {
+                let how = if v.uses_public_keys() {
+                    "public keys"
+                } else {
+                    "app_secret"
+                };
+                c.ok(
+                    "token-options",
+                    d,
+                    format!("{} with {how}, accepted by the verifier", v.algorithm()),
+                );
+                Some(v)
+            }
+            Err(e) => {
+                c.fail(
+                    "token-options",
+                    d,
+                    "Prosody's token module would refuse these options",
+                    e.0,
+                );
+                None
+            }
+        });
+
+    plugin_paths(c, &hc, d);
+
+    match hc.effective("c2s_require_encryption") {
+        Some(f) if f.value == Value::Bool(false) => c.ok("c2s_require_encryption", d, format!("false ({})", f.at)),
+        other => c.fail(
+            "c2s_require_encryption",
+            d,
+            format!(
+                "c2s_require_encryption is {}: Prosody refuses logins over plain BOSH/WebSocket behind the web proxy",
+                other.map_or("not set (Prosody's default is true)".into(), |f| format!("{} ({})", show(&f.value), f.at))
+            ),
+            format!("set c2s_require_encryption = false on VirtualHost \"{domain}\""),
+        ),
+    }
+
+    let comp = SectionId::component(&muc);
+    let has_component = tree
+        .files()
+        .any(|f| f.sections.iter().any(|s| s.same_host(&comp)));
+    let comp_modules = hc.in_section(&comp, "modules_enabled");
+    if !has_component {
+        c.fail(
+            "token_verification",
+            d,
+            format!("no Component \"{muc}\" \"muc\" in the config: room joins are not checked against tokens"),
+            format!("add the MUC component {muc} with modules_enabled = {{ \"token_verification\" }}"),
+        );
+    } else if list_has(
+        comp_modules.as_ref().map(|f| &f.value),
+        "token_verification",
+    ) {
+        c.ok("token_verification", d, format!("enabled on {muc}"));
+    } else {
+        c.fail(
+            "token_verification",
+            d,
+            format!("\"token_verification\" is not in modules_enabled of Component \"{muc}\": any token joins any room"),
+            format!("add \"token_verification\" to modules_enabled of Component \"{muc}\" (configure does this)"),
+        );
+    }
+
+    let host_modules = hc.effective("modules_enabled");
+    if list_has(host_modules.as_ref().map(|f| &f.value), "presence_identity") {
+        c.ok("presence_identity", d, "enabled");
+    } else {
+        c.warn(
+            "presence_identity",
+            d,
+            "\"presence_identity\" is not in modules_enabled: other participants do not see the token's user",
+            format!("add \"presence_identity\" to modules_enabled of VirtualHost \"{domain}\""),
+        );
+    }
+
+    if let (Some(o), Some(v)) = (&options, &verifier) {
+        key_source(c, o, v, d, args.timeout);
+    }
+    if args.live {
+        live_login(c, &hc, options.as_ref(), verifier.as_ref(), domain, args);
+    }
+}
+
+/// tokens.md: `muc_mapper_domain`, else `<muc_mapper_domain_prefix>.<base>`.
+fn muc_domain(hc: &HostConfig, domain: &str) -> String {
+    let text = |k: &str| match hc.effective(k).map(|f| f.value) {
+        Some(Value::Str(s)) => Some(String::from_utf8_lossy(&s).into_owned()),
+        _ => None,
+    };
+    text("muc_mapper_domain").unwrap_or_else(|| {
+        format!(
+            "{}.{}",
+            text("muc_mapper_domain_prefix").unwrap_or_else(|| "conference".into()),
+            text("muc_mapper_domain_base").unwrap_or_else(|| domain.to_owned())
+        )
+    })
+}
+
+fn plugin_paths(c: &mut Collector, hc: &HostConfig, d: Option<&str>) {
+    let norm = |s: &[u8]| String::from_utf8_lossy(s).trim_end_matches('/').to_owned();
+    let ours = DEFAULT_PLUGIN_DIR.trim_end_matches('/');
+    let jitsi = DEFAULT_JITSI_PLUGIN_DIR.trim_end_matches('/');
+    let found = hc.effective("plugin_paths");
+    let paths: Vec<String> = match found.as_ref().map(|f| &f.value) {
+        Some(Value::List(items)) => items.iter().map(|i| norm(i)).collect(),
+        Some(Value::Str(s)) => vec![norm(s)],
+        _ => Vec::new(),
+    };
+    let pos = |p: &str| paths.iter().position(|x| x == p);
+    match (pos(ours), pos(jitsi)) {
+        (None, _) => c.fail(
+            "plugin_paths",
+            d,
+            format!(
+                "plugin_paths {} lacks {ours}: Prosody cannot find mod_auth_token",
+                found.map_or("is not set".into(), |f| format!("= {} ({})", show(&f.value), f.at))
+            ),
+            format!("put \"{DEFAULT_PLUGIN_DIR}\" first in plugin_paths (configure does this)"),
+        ),
+        (Some(o), Some(j)) if j < o => c.fail(
+            "plugin_paths",
+            d,
+            format!("{jitsi} comes before {ours} in plugin_paths: Jitsi's Lua token modules load instead of ours"),
+            format!("move \"{DEFAULT_PLUGIN_DIR}\" ahead of Jitsi's directory"),
+        ),
+        _ => c.ok("plugin_paths", d, format!("contains {ours}")),
+    }
+}
+
+fn key_source(c: &mut Collector, o: &Options, v: &Verifier, d: Option<&str>, timeout: Duration) {
+    if let Some(url) = &o.cache_keys_url {
+        match http::fetch(url, timeout) {
+            Ok(f) => {
+                if let Some(date) = f.date {
+                    c.remote_dates.push((url.clone(), date));
+                }
+                match (f.status, v.set_keys(&f.body)) {
+                    (200, Ok(n)) => c.ok(
+                        "key-server",
+                        d,
+                        format!("cache_keys_url {url} serves {n} key(s)"),
+                    ),
+                    (200, Err(e)) => c.fail(
+                        "key-server",
+                        d,
+                        format!("cache_keys_url {url}: {e}"),
+                        "serve a JWKS or a {kid: certificate} map",
+                    ),
+                    (s, _) => c.fail(
+                        "key-server",
+                        d,
+                        format!("cache_keys_url {url}: HTTP {s}"),
+                        "check the URL",
+                    ),
+                }
+            }
+            Err(e) => c.fail(
+                "key-server",
+                d,
+                format!("{e:#}"),
+                "check the URL, DNS and the firewall from this server",
+            ),
+        }
+    } else if let Some(url) = &o.asap_key_server {
+        // Keys live at <url>/<sha256(kid)>.pem; without a kid, any HTTP answer proves
+        // the server is reachable.
+        match http::fetch(url, timeout) {
+            Ok(f) => {
+                if let Some(date) = f.date {
+                    c.remote_dates.push((url.clone(), date));
+                }
+                c.ok(
+                    "key-server",
+                    d,
+                    format!("asap_key_server {url} answers (HTTP {})", f.status),
+                );
+            }
+            Err(e) => c.fail(
+                "key-server",
+                d,
+                format!("{e:#}"),
+                "check the URL, DNS and the firewall from this server",
+            ),
+        }
+    } else {
+        c.skip("key-server", d, "not used (app_secret)");
+    }
+}
+
+fn clock(c: &mut Collector) {
+    let now = time::now();
+    if now < CLOCK_FLOOR {
+        c.fail(
+            "clock",
+            None,
+            format!(
+                "the system clock reads {}: tokens would all look not yet valid",
+                time::format_time(now)
+            ),
+            "set the clock (NTP: chrony or systemd-timesyncd)",
+        );
+        return;
+    }
+    let dates = std::mem::take(&mut c.remote_dates);
+    if dates.is_empty() {
+        c.ok(
+            "clock",
+            None,
+            format!(
+                "{} (no remote clock configured to compare with)",
+                time::format_time(now)
+            ),
+        );
+        return;
+    }
+    for (url, date) in dates {
+        let remote = date
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let skew = now - remote;
+        if skew.abs() > MAX_SKEW {
+            c.fail(
+                "clock",
+                None,
+                format!("this clock is {skew} s off {url}'s: fresh tokens may fail exp/nbf"),
+                "synchronise clocks with NTP, or set token_clock_leeway",
+            );
+        } else {
+            c.ok("clock", None, format!("within {} s of {url}", skew.abs()));
+        }
+    }
+}
+
+/// The first accepted value that is not `*`, else `fallback`.
+fn first_concrete(list: &Option<Vec<String>>, fallback: &str) -> String {
+    list.as_ref()
+        .and_then(|l| l.iter().find(|x| x.as_str() != "*").cloned())
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
+fn live_login(
+    c: &mut Collector,
+    hc: &HostConfig,
+    options: Option<&Options>,
+    verifier: Option<&Verifier>,
+    domain: &str,
+    args: &StatusArgs,
+) {
+    let d = Some(domain);
+    let (Some(o), Some(v)) = (options, verifier) else {
+        c.skip(
+            "live-login",
+            d,
+            "skipped: the token options above must work first",
+        );
+        return;
+    };
+    let app_id = o.app_id.clone().unwrap_or_default();
+    let iss = first_concrete(&o.asap_accepted_issuers, &app_id);
+    let aud = first_concrete(&o.asap_accepted_audiences, "jitsi");
+    let now = time::now();
+    let claims = basic_claims(&iss, &aud, domain, "*", now, Some(now + 300));
+    let pem;
+    let key = if v.uses_public_keys() {
+        let Some(path) = &args.private_key else {
+            c.skip(
+                "live-login",
+                d,
+                "skipped: this host verifies with public keys; give --private-key FILE and --kid",
+            );
+            return;
+        };
+        pem = match std::fs::read_to_string(path) {
+            Ok(p) => p,
+            Err(e) => {
+                c.fail(
+                    "live-login",
+                    d,
+                    format!("reading {}: {e}", path.display()),
+                    "give a readable --private-key",
+                );
+                return;
+            }
+        };
+        SigningKey::PrivatePem(&pem)
+    } else {
+        SigningKey::Secret(o.app_secret.as_deref().unwrap_or_default())
+    };
+    let token = match mint(v.algorithm(), key, args.kid.as_deref(), &claims) {
+        Ok(t) => t,
+        Err(e) => {
+            c.fail(
+                "live-login",
+                d,
+                format!("cannot mint a test token: {e}"),
+                "check --private-key and --kid",
+            );
+            return;
+        }
+    };
+    let url = args
+        .bosh_url
+        .clone()
+        .unwrap_or_else(|| default_bosh_url(hc));
+    match live::login(&url, domain, &token, args.timeout) {
+        Ok(Login::Bound(jid)) => c.ok(
+            "live-login",
+            d,
+            format!("token login over {url} succeeded as {jid}"),
+        ),
+        Ok(Login::Refused { condition, text }) => {
+            // The same token through the verifier with the config on disk: if that
+            // accepts it, the running server has other settings than the files.
+            let locally = if v.uses_public_keys() {
+                None
+            } else {
+                v.verify(&token, None, time::now()).ok()
+            };
+            let hint = if locally.is_some() {
+                "the config on disk accepts this token, so the running Prosody has other settings: restart it"
+                    .to_owned()
+            } else {
+                format!("`jitsi-meet-tokens token verify --domain {domain}` explains the refusal")
+            };
+            c.fail(
+                "live-login",
+                d,
+                format!("the server refused the token: <{condition}/> \"{text}\""),
+                hint,
+            );
+        }
+        Err(e) => c.fail(
+            "live-login",
+            d,
+            format!("{e:#}"),
+            "is Prosody running with mod_bosh? Give the endpoint with --bosh-url",
+        ),
+    }
+}
+
+/// `http://127.0.0.1:<first http_ports entry>/http-bind` (Prosody's default 5280).
+fn default_bosh_url(hc: &HostConfig) -> String {
+    let port = match hc
+        .in_section(&SectionId::Global, "http_ports")
+        .map(|f| f.value)
+    {
+        Some(Value::Int(p)) => p,
+        // `{ 5280 }` is a table of numbers, which the editor keeps as source text.
+        Some(Value::Other(src)) => src
+            .trim_matches(|ch: char| ch == '{' || ch == '}' || ch.is_whitespace())
+            .split([',', ';'])
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(5280),
+        _ => 5280,
+    };
+    format!("http://127.0.0.1:{port}/http-bind")
+}

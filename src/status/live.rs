@@ -1,0 +1,281 @@
+//! `status --live`: log in over BOSH to the running Prosody with a token, the bytes a
+//! Jitsi Meet client sends (shared/spec/prosody.md, "A BOSH login, byte for byte").
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use quick_xml::escape::escape;
+use quick_xml::events::Event;
+use quick_xml::{Reader, XmlVersion};
+
+const HTTPBIND: &str = "http://jabber.org/protocol/httpbind";
+
+/// What the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// SASL success and resource bind: the full JID.
+    Bound(String),
+    /// SASL failure: condition element and `<text>`.
+    Refused { condition: String, text: String },
+}
+
+/// The parts of a BOSH response body the login needs.
+#[derive(Debug, Default)]
+struct Parsed {
+    sid: Option<String>,
+    body_type: Option<String>,
+    mechanisms: Vec<String>,
+    success: bool,
+    failure: Option<(String, String)>,
+    jid: Option<String>,
+}
+
+fn parse(xml: &str) -> Result<Parsed> {
+    let mut reader = Reader::from_str(xml);
+    let mut out = Parsed::default();
+    let mut stack: Vec<String> = Vec::new();
+    let mut failure: Option<(String, String)> = None;
+    loop {
+        let ev = reader
+            .read_event()
+            .with_context(|| format!("BOSH response is not XML: {xml}"))?;
+        let (start, empty) = match &ev {
+            Event::Start(e) => (Some(e.clone()), false),
+            Event::Empty(e) => (Some(e.clone()), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let name = e.local_name().as_ref().to_owned();
+            match name.as_str() {
+                "body" => {
+                    for a in e.attributes().flatten() {
+                        let v = a
+                            .normalized_value(XmlVersion::Implicit1_0)
+                            .map(|v| v.into_owned())
+                            .unwrap_or_default();
+                        match a.key.local_name().as_ref() {
+                            "sid" => out.sid = Some(v),
+                            "type" => out.body_type = Some(v),
+                            _ => {}
+                        }
+                    }
+                }
+                "success" => out.success = true,
+                "failure" => failure = Some((String::new(), String::new())),
+                other if stack.last().map(String::as_str) == Some("failure") && other != "text" => {
+                    if let Some(f) = failure.as_mut() {
+                        f.0 = other.to_owned();
+                    }
+                }
+                _ => {}
+            }
+            if !empty {
+                stack.push(name);
+            }
+            continue;
+        }
+        match ev {
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Text(t) => {
+                let text = t.xml10_content().into_owned();
+                match stack.last().map(String::as_str) {
+                    Some("mechanism") => out.mechanisms.push(text),
+                    Some("jid") => out.jid = Some(text),
+                    Some("text") if stack.iter().any(|s| s == "failure") => {
+                        if let Some(f) = failure.as_mut() {
+                            f.1.push_str(&text);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::GeneralRef(r) => {
+                // Entities such as &apos; inside a failure text.
+                if stack.last().map(String::as_str) == Some("text") {
+                    if let (Some(f), Ok(Some(c))) = (failure.as_mut(), r.resolve_char_ref()) {
+                        f.1.push(c);
+                    } else if let Some(f) = failure.as_mut() {
+                        let name = r.xml10_content();
+                        if let Some(s) = quick_xml::escape::resolve_xml_entity(&name) {
+                            f.1.push_str(s);
+                        }
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out.failure = failure;
+    Ok(out)
+}
+
+struct Session {
+    agent: ureq::Agent,
+    url: String,
+    token: String,
+    rid: u64,
+    sid: String,
+}
+
+impl Session {
+    fn post(&self, body: &str) -> Result<Parsed> {
+        let mut resp = self
+            .agent
+            .post(&self.url)
+            .query("token", &self.token)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .send(body)
+            .with_context(|| format!("POST {}", self.url))?;
+        let status = resp.status();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .context("reading the BOSH response")?;
+        if status != 200 {
+            bail!("POST {}: HTTP {status} {}", self.url, text.trim());
+        }
+        let parsed = parse(&text)?;
+        if parsed.body_type.as_deref() == Some("terminate") {
+            bail!("the server ended the BOSH session: {}", text.trim());
+        }
+        Ok(parsed)
+    }
+
+    /// Send `payload` inside a body, then poll with empty bodies until `done` holds
+    /// (the server may answer a request with an empty body and deliver later).
+    fn exchange(
+        &mut self,
+        attrs: &str,
+        payload: &str,
+        done: impl Fn(&Parsed) -> bool,
+    ) -> Result<Parsed> {
+        for attempt in 0..3 {
+            self.rid += 1;
+            let body = if attempt == 0 {
+                format!(
+                    "<body rid='{}' sid='{}' {attrs}xmlns='{HTTPBIND}'>{payload}</body>",
+                    self.rid,
+                    escape(&self.sid)
+                )
+            } else {
+                format!(
+                    "<body rid='{}' sid='{}' xmlns='{HTTPBIND}'/>",
+                    self.rid,
+                    escape(&self.sid)
+                )
+            };
+            let p = self.post(&body)?;
+            if done(&p) {
+                return Ok(p);
+            }
+        }
+        bail!("no answer from the server after three BOSH requests")
+    }
+}
+
+/// Log in to `domain` at `url` (`http://127.0.0.1:5280/http-bind`) with `token`.
+pub fn login(url: &str, domain: &str, token: &str, timeout: Duration) -> Result<Login> {
+    // Every request carries `wait='10'`; the HTTP timeout must exceed it.
+    let agent = crate::token_cmd::http::agent(timeout.max(Duration::from_secs(15)));
+    let mut s = Session {
+        agent,
+        url: url.to_owned(),
+        token: token.to_owned(),
+        rid: 1000,
+        sid: String::new(),
+    };
+    let to = escape(domain);
+    let first = s.post(&format!(
+        "<body content='text/xml; charset=utf-8' hold='1' rid='1000' to='{to}' ver='1.6' wait='10' \
+         xml:lang='en' xmlns='{HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>"
+    ))?;
+    s.sid = first
+        .sid
+        .clone()
+        .context("the BOSH session response has no sid")?;
+    let features = if first.mechanisms.is_empty() {
+        s.exchange("", "", |p| !p.mechanisms.is_empty())?
+    } else {
+        first
+    };
+    if !features.mechanisms.iter().any(|m| m == "ANONYMOUS") {
+        bail!(
+            "the server offers SASL {:?} but not ANONYMOUS: the token auth module is not active on {domain} \
+             (check authentication = \"token\" and Prosody's log for \"Error initializing module\")",
+            features.mechanisms
+        );
+    }
+    let auth = s.exchange(
+        "",
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>",
+        |p| p.success || p.failure.is_some(),
+    )?;
+    if let Some((condition, text)) = auth.failure {
+        let _ = terminate(&mut s);
+        return Ok(Login::Refused { condition, text });
+    }
+    s.exchange(
+        &format!("to='{to}' xml:lang='en' xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' "),
+        "",
+        |_| true,
+    )?;
+    let bound = s.exchange(
+        "",
+        "<iq type='set' id='b1' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>",
+        |p| p.jid.is_some(),
+    )?;
+    let _ = terminate(&mut s);
+    Ok(Login::Bound(bound.jid.unwrap_or_default()))
+}
+
+fn terminate(s: &mut Session) -> Result<()> {
+    s.rid += 1;
+    let body = format!(
+        "<body rid='{}' sid='{}' type='terminate' xmlns='{HTTPBIND}'><presence type='unavailable' \
+         xmlns='jabber:client'/></body>",
+        s.rid,
+        escape(&s.sid)
+    );
+    s.agent
+        .post(&s.url)
+        .query("token", &s.token)
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .send(&body)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_features_failure_and_bind() {
+        let p = parse(
+            "<body sid='abc' xmlns='http://jabber.org/protocol/httpbind'><stream:features xmlns:stream='http://etherx.jabber.org/streams'>\
+             <mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>ANONYMOUS</mechanism></mechanisms></stream:features></body>",
+        )
+        .unwrap();
+        assert_eq!(p.sid.as_deref(), Some("abc"));
+        assert_eq!(p.mechanisms, ["ANONYMOUS"]);
+        let p = parse(
+            "<body xmlns='http://jabber.org/protocol/httpbind'><failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
+             <not-authorized/><text>sub claim is missing</text></failure></body>",
+        )
+        .unwrap();
+        assert_eq!(
+            p.failure,
+            Some(("not-authorized".into(), "sub claim is missing".into()))
+        );
+        let p = parse(
+            "<body xmlns='x'><failure xmlns='y'><not-allowed/><text>&apos;kid&apos; claim is missing</text></failure></body>",
+        )
+        .unwrap();
+        assert_eq!(p.failure.unwrap().1, "'kid' claim is missing");
+        let p = parse("<body xmlns='x'><iq type='result' id='b1'><bind xmlns='b'><jid>u@meet.test/r</jid></bind></iq></body>")
+            .unwrap();
+        assert_eq!(p.jid.as_deref(), Some("u@meet.test/r"));
+    }
+}

@@ -1,0 +1,137 @@
+"""The CLI against a real Prosody: `token verify` gives the answer Prosody gives,
+`token mint --domain` logs in, and `status --live` logs in over BOSH (or reports the
+server's refusal)."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness import APP_ID, REPO, SECRET, Bosh, lua_string
+
+
+def cli() -> str:
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    binary = target / "release" / "jitsi-meet-tokens"
+    if not binary.is_file():
+        pytest.fail(f"{binary} is missing: run `cargo build --release` at the repository root first")
+    return str(binary)
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([cli(), *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def root(prosody):
+    """A --root tree whose prosody.cfg.lua is the running server's config."""
+    d = Path(tempfile.mkdtemp(prefix="jmt-status-root-"))
+    (d / "etc/prosody").mkdir(parents=True)
+    shutil.copy(prosody.dir / "prosody.cfg.lua", d / "etc/prosody/prosody.cfg.lua")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def mint(root: Path, *flags: str) -> str:
+    r = run("token", "mint", "--root", str(root), "--domain", "meet.test", *flags)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def verify(root: Path, token: str) -> dict:
+    r = run("token", "verify", "--root", str(root), "--domain", "meet.test", "--output", "json", token)
+    report = json.loads(r.stdout)
+    assert r.returncode == (0 if report["valid"] else 1)
+    return report
+
+
+# Each variant: mint flags. The CLI's verdict must be the server's SASL answer.
+VARIANTS = [
+    [],
+    ["--omit", "sub"],
+    ["--omit", "room"],
+    ["--iss", "stranger"],
+    ["--aud", "other-audience"],
+    ["--at", "now-2h"],
+    ["--nbf", "now+1h"],
+    ["--claim", 'exp="soon"'],
+]
+
+
+@pytest.mark.parametrize("flags", VARIANTS, ids=lambda f: " ".join(f) or "valid")
+def test_verify_matches_prosody(prosody, root, flags):
+    token = mint(root, *flags)
+    report = verify(root, token)
+    result, jid = Bosh(prosody, "meet.test", token).login()
+    assert result.ok == report["valid"], (report, result)
+    if result.ok:
+        assert jid.endswith("@meet.test/" + jid.split("/", 1)[1])
+        return
+    assert result.condition == report["condition"]
+    if report["reason"].startswith("Not acceptable by exp"):
+        # The seconds count may tick between the two checks.
+        assert result.text.startswith("Not acceptable by exp (")
+    else:
+        assert result.text == report["reason"]
+    failed = [c for c in report["checks"] if c["result"] == "failed"]
+    assert len(failed) == 1 and failed[0]["hint"], report
+
+
+def status(root: Path, prosody, *extra: str) -> dict:
+    r = run(
+        "status", "--root", str(root), "--domain", "meet.test", "--live",
+        "--bosh-url", prosody.bosh_url, "--output", "json", *extra,
+    )
+    assert r.returncode in (0, 1), r.stderr
+    return json.loads(r.stdout)
+
+
+def live(report: dict) -> dict:
+    [check] = [c for c in report["checks"] if c["id"] == "live-login"]
+    return check
+
+
+def test_status_live_login(prosody, root):
+    report = status(root, prosody)
+    check = live(report)
+    assert check["status"] == "ok", check
+    assert "@meet.test/" in check["summary"]
+    # The host's settings were read from the running server's config.
+    host = report["hosts"][0]
+    assert dict(host["settings"])["app_id"].startswith(lua_string(APP_ID))
+
+
+def test_status_live_reports_refusal(prosody, root):
+    # The file on disk has another secret than the running server: the login is
+    # refused with the server's text, and status says the server needs a restart.
+    cfg = root / "etc/prosody/prosody.cfg.lua"
+    text = cfg.read_text()
+    assert lua_string(SECRET) in text
+    cfg.write_text(text.replace(lua_string(SECRET), lua_string("a-secret-the-server-never-loaded")))
+    report = status(root, prosody)
+    check = live(report)
+    assert check["status"] == "fail"
+    assert '"Invalid signature"' in check["summary"]
+    assert "restart" in check["hint"]
+    assert report["ok"] is False
+
+
+def test_status_live_no_server(root):
+    # Nothing listens: a clear failure, not a hang.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run(
+        "status", "--root", str(root), "--domain", "meet.test", "--live", "--timeout", "3s",
+        "--bosh-url", f"http://127.0.0.1:{port}/http-bind", "--output", "json",
+    )
+    assert r.returncode == 1
+    check = live(json.loads(r.stdout))
+    assert check["status"] == "fail"
+    assert "bosh-url" in check["hint"]
