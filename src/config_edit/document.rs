@@ -748,15 +748,7 @@ impl Document {
                     self.list_remove(section, key, item)?;
                     self.list_add(section, key, item, pos)?;
                     self.changes.truncate(n);
-                    let i = self.find(section, key).unwrap();
-                    self.changes.push(self.list_change(
-                        section,
-                        key,
-                        item,
-                        before,
-                        i,
-                        ChangeKind::ListAdded,
-                    ));
+                    self.record_list_change(section, key, item, before, ChangeKind::ListAdded);
                     return Ok(true);
                 }
                 _ => return Ok(false),
@@ -767,22 +759,20 @@ impl Document {
             let (at, text) = self.list_insertion(i, item, &pos, before_idx);
             self.splice(at..at, &text)?;
         }
-        let i = self.find(section, key).unwrap();
-        self.changes
-            .push(self.list_change(section, key, item, before, i, ChangeKind::ListAdded));
+        self.record_list_change(section, key, item, before, ChangeKind::ListAdded);
         Ok(true)
     }
 
-    fn list_change(
-        &self,
+    fn record_list_change(
+        &mut self,
         section: &SectionId,
         key: &str,
         item: &[u8],
         before: String,
-        i: usize,
         kind: ChangeKind,
-    ) -> Change {
-        Change {
+    ) {
+        let i = self.find(section, key).expect("the list is still assigned");
+        self.changes.push(Change {
             section: section.clone(),
             key: key.to_string(),
             kind,
@@ -792,7 +782,7 @@ impl Document {
             suffix: String::new(),
             anchor: None,
             item: Some(item.to_vec()),
-        }
+        });
     }
 
     /// Turn `--"item";` inside the table into `"item";`.
@@ -939,15 +929,7 @@ impl Document {
             changed = true;
         }
         if changed {
-            let i = self.find(section, key).unwrap();
-            self.changes.push(self.list_change(
-                section,
-                key,
-                item,
-                before,
-                i,
-                ChangeKind::ListRemoved,
-            ));
+            self.record_list_change(section, key, item, before, ChangeKind::ListRemoved);
         }
         Ok(changed)
     }
@@ -1216,12 +1198,12 @@ impl Document {
                     b.header
                         .into_iter()
                         .chain(b.stmts.iter().copied())
-                        .filter(|&j| {
+                        .rev()
+                        .find(|&j| {
                             let st = self.stmts[j].range.start;
                             !anchor.is_empty()
                                 && self.text.get(st..st + anchor.len()) == Some(anchor)
                         })
-                        .last()
                         .map(|j| self.stmts[j].range.start + anchor.len())
                 });
                 match at {

@@ -142,7 +142,7 @@ impl Value {
             Value::Bool(b) => b.to_string(),
             Value::List(items) if items.is_empty() => "{}".to_string(),
             Value::List(items) => {
-                let inner: Vec<String> = items.iter().map(|i| lua_string(i)).collect();
+                let inner: Vec<String> = items.iter().map(lua_string).collect();
                 format!("{{ {} }}", inner.join(", "))
             }
             Value::Other(src) => src.clone(),
