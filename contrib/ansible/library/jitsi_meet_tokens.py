@@ -88,6 +88,32 @@ options:
       - Let clients without a token log in as guests.
       - Left to the installer's default (false) when not set.
     type: bool
+  token_clock_leeway:
+    description:
+      - Clock leeway in seconds for the token's C(exp), C(nbf) and C(iat) checks.
+    type: int
+  presence_identity:
+    description:
+      - V(false) leaves out C(presence_identity) (user identity from the token in
+        presence); passes C(--no-presence-identity).
+    type: bool
+  fix_include:
+    description:
+      - Add C(Include "conf.d/*.cfg.lua") to C(prosody.cfg.lua) when it is missing.
+        That file is Prosody's conffile, so the installer changes it only on this
+        explicit request; otherwise a missing C(Include) is reported as a warning.
+    type: bool
+    default: false
+  plugin_dir:
+    description:
+      - Directory of this package's Prosody plugins to put in C(plugin_paths), when
+        not the packaged C(/usr/share/jitsi-meet-tokens/prosody-plugins).
+    type: str
+  native_module:
+    description:
+      - The native verifier C(jitsi_tokens.so) built for Prosody's Lua version, to
+        install when missing or different (for installs without the package).
+    type: path
   root:
     description:
       - Treat this directory as C(/) for every file the installer reads or writes
@@ -112,6 +138,9 @@ options:
       - Looked up on the target's C(PATH) (and C(/usr/bin)) when not set.
     type: path
 notes:
+  - The installer also reads C(JITSI_MEET_TOKENS_*) environment variables; the module
+    removes them from the installer's environment so that its options (and the
+    O(settings) file) are the only input.
   - Supports check mode (C(--check)) and diff mode (C(--diff)).
   - The installer must be installed on the target first; the C(jitsi_meet_tokens) role
     shipped next to this module installs it. In check mode on a target that does not
@@ -198,6 +227,7 @@ installer:
 """
 
 import json
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -209,13 +239,17 @@ VALUE_FLAGS = (
     ("asap_key_server", "--asap-key-server"),
     ("cache_keys_url", "--cache-keys-url"),
     ("signature_algorithm", "--signature-algorithm"),
-    ("settings", "--settings"),
+    ("plugin_dir", "--plugin-dir"),
+    ("native_module", "--native-module"),
 )
 # List options: the installer takes one comma-separated value.
 LIST_FLAGS = (
-    ("accepted_issuers", "--asap-accepted-issuers"),
-    ("accepted_audiences", "--asap-accepted-audiences"),
+    ("accepted_issuers", "--issuers"),
+    ("accepted_audiences", "--audiences"),
 )
+# The installer also reads these from its environment; the module's options must be
+# the only input, so they are removed from the installer's environment.
+ENV_PREFIX = "JITSI_MEET_TOKENS_"
 
 
 def argument_spec():
@@ -236,6 +270,11 @@ def argument_spec():
         accepted_issuers=dict(type="list", elements="str"),
         accepted_audiences=dict(type="list", elements="str"),
         allow_empty_token=dict(type="bool"),
+        token_clock_leeway=dict(type="int"),
+        presence_identity=dict(type="bool"),
+        fix_include=dict(type="bool", default=False),
+        plugin_dir=dict(type="str"),
+        native_module=dict(type="path"),
         root=dict(type="path", default="/"),
         restart=dict(type="bool", default=True),
         settings=dict(type="path"),
@@ -252,38 +291,49 @@ def find_binary(module):
 def build_command(module, binary, dry_run):
     p = module.params
     subcommand = "configure" if p["state"] == "present" else "unconfigure"
-    cmd = [binary, subcommand, "--root", p["root"], "--domain", p["domain"],
-           "--non-interactive", "--output", "json"]
+    # "--flag=value": a value that starts with "-" stays a value.
+    cmd = [binary, subcommand, "--root=" + p["root"], "--domain=" + p["domain"],
+           "--non-interactive", "--output=json"]
     if not p["restart"]:
         cmd.append("--no-restart")
     if dry_run:
         cmd.append("--dry-run")
+    if p["settings"] is not None:
+        cmd.append("--settings=" + p["settings"])
     if p["state"] == "absent":
         return cmd
     for option, flag in VALUE_FLAGS:
         if p[option] is not None:
-            cmd.extend([flag, p[option]])
+            cmd.append("%s=%s" % (flag, p[option]))
     for option, flag in LIST_FLAGS:
         if p[option] is not None:
             if any("," in value for value in p[option]):
                 module.fail_json(msg="%s: a value must not contain ','" % option)
-            cmd.extend([flag, ",".join(p[option])])
+            cmd.append("%s=%s" % (flag, ",".join(p[option])))
     if p["allow_empty_token"] is not None:
-        cmd.append("--allow-empty-token" if p["allow_empty_token"] else "--no-allow-empty-token")
+        cmd.append("--allow-empty-token=%s" % ("true" if p["allow_empty_token"] else "false"))
+    if p["token_clock_leeway"] is not None:
+        cmd.append("--token-clock-leeway=%d" % p["token_clock_leeway"])
+    if p["presence_identity"] is False:
+        cmd.append("--no-presence-identity")
+    if p["fix_include"]:
+        cmd.append("--fix-include")
     if p["app_secret"] is not None:
         # "-" = read the secret from stdin, so it never shows in the process list.
-        cmd.extend(["--app-secret-file", "-"])
+        cmd.append("--app-secret-file=-")
     return cmd
 
 
 def run_installer(module, cmd):
     """Run the installer once and return its parsed JSON object (fails the task otherwise)."""
     secret = module.params["app_secret"]
+    # No ~ or $VAR expansion: ids and domains are passed exactly as given.
     if secret is not None and module.params["state"] == "present":
         # binary_data=True: pass the secret byte for byte (no newline appended).
-        rc, out, err = module.run_command(cmd, data=secret, binary_data=True)
+        rc, out, err = module.run_command(cmd, data=secret, binary_data=True,
+                                          expand_user_and_vars=False)
     else:
-        rc, out, err = module.run_command(cmd)
+        rc, out, err = module.run_command(cmd, expand_user_and_vars=False)
     result = parse_json(out)
     if rc != 0:
         detail = installer_error(result, err, out)
@@ -330,6 +380,10 @@ def installer_error(result, err, out):
 
 
 def main():
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            del os.environ[name]
+
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("app_secret", "asap_key_server", "cache_keys_url")],
