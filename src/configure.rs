@@ -16,7 +16,7 @@ use crate::settings::{self, Secret, SettingsFile, Values};
 use crate::state::{self, FileRecord};
 use crate::tree::{self, Tree, CONF_DIR};
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// A fully resolved `configure` request: what the library needs, nothing to prompt.
@@ -329,10 +329,7 @@ pub fn plan(
         if f.original.as_deref() != Some(new.as_str()) {
             plan.changes.push(Change {
                 path: path.clone(),
-                shown: match path.strip_prefix(root) {
-                    Ok(rel) => format!("/{}", rel.display()),
-                    Err(_) => path.display().to_string(),
-                },
+                shown: fsops::shown(root, path),
                 old: f.original.clone(),
                 action: Action::Write { new },
                 perms: Perms::for_write(Perms::of(path), false),
@@ -347,16 +344,24 @@ pub fn plan(
 pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
     let root = &req.ctx.root;
     let sys = detect::detect(root, runner)?;
-    let _lock = if req.ctx.dry_run {
+    // Plan first: a no-op or a refused run creates nothing, not even the lock file.
+    // A run with changes takes the lock and plans again from what is there now.
+    let compute = || -> Result<_> {
+        let tree = tree::scan(root)?;
+        let (plan, edits) = plan(req, &sys, &tree)?;
+        Ok((tree, plan, edits))
+    };
+    let (mut tree, mut plan, mut edits) = compute()?;
+    let _lock = if req.ctx.dry_run || plan.is_empty() {
         None
     } else {
-        Some(fsops::lock(
+        let l = fsops::lock(
             &req.ctx.state_dir.join("lock"),
             std::time::Duration::from_secs(30),
-        )?)
+        )?;
+        (tree, plan, edits) = compute()?;
+        Some(l)
     };
-    let tree = tree::scan(root)?;
-    let (plan, edits) = plan(req, &sys, &tree)?;
     for w in &plan.warnings {
         rep.warn(w);
     }
@@ -426,11 +431,4 @@ pub fn default_output(o: Option<Output>) -> Output {
             Output::Plain
         }
     })
-}
-
-pub fn shown_path(root: &Path, real: &Path) -> String {
-    match real.strip_prefix(root) {
-        Ok(rel) => format!("/{}", rel.display()),
-        Err(_) => real.display().to_string(),
-    }
 }

@@ -16,6 +16,14 @@ pub fn under(root: &Path, abs: impl AsRef<Path>) -> PathBuf {
     root.join(abs.strip_prefix("/").unwrap_or(abs))
 }
 
+/// A real path as the target system sees it (root prefix removed).
+pub fn shown(root: &Path, real: &Path) -> String {
+    match real.strip_prefix(root) {
+        Ok(rel) => format!("/{}", rel.display()),
+        Err(_) => real.display().to_string(),
+    }
+}
+
 /// Owner, group and mode to give a written file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Perms {

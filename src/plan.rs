@@ -104,8 +104,10 @@ impl Plan {
         let mut out = String::with_capacity(text.len());
         for line in text.split_inclusive('\n') {
             let mut l = mask_line(line);
+            // Short secrets would mask half the text; their assignment line is
+            // masked by `mask_line` all the same.
             for s in &self.secrets {
-                if !s.is_empty() && l.contains(s.as_str()) {
+                if s.len() >= 8 && l.contains(s.as_str()) {
                     l = l.replace(s.as_str(), "****");
                 }
             }

@@ -170,9 +170,14 @@ pub fn execute(
     }
     let loaded = if plan.needs_restart() {
         rep.step("validating the new configuration with Prosody's loader");
-        let l = validate::check_plan(tree, plan, sys, runner);
+        let checked = validate::check_plan(tree, plan, sys, runner);
         rep.done();
-        Some(l?)
+        let (loaded, warnings) = checked?;
+        for w in warnings {
+            rep.warn(&w);
+            out.warnings.push(w);
+        }
+        Some(loaded)
     } else {
         None
     };

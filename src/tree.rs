@@ -4,7 +4,7 @@
 
 use crate::config_edit::{decode_lua_string, Document, SectionId};
 use crate::error::Error;
-use crate::fsops::under;
+use crate::fsops::{shown, under};
 use anyhow::{Context, Result};
 use full_moon::ast::{self, Prefix, Stmt, Suffix};
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ pub struct Tree {
     pub root: PathBuf,
     pub main: HostFile,
     pub includes_confd: bool,
-    /// Enabled host files from conf.d, in name order.
+    /// Host files from conf.d, in name order (`enabled` only when included).
     pub confd: Vec<HostFile>,
 }
 
@@ -99,8 +99,25 @@ pub fn resolve_link(root: &Path, link: &Path) -> Option<PathBuf> {
     Some(if target.is_absolute() {
         under(root, &target)
     } else {
-        link.parent()?.join(target)
+        normalize(&link.parent()?.join(target))
     })
+}
+
+/// `a/conf.d/../conf.avail/x` → `a/conf.avail/x`, without touching the file system
+/// (`canonicalize` would follow symlinks out of the root).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 pub fn scan(root: &Path) -> Result<Tree> {
@@ -114,8 +131,10 @@ pub fn scan(root: &Path) -> Result<Tree> {
     }
     let main = parse(&main_real, format!("{CONF_DIR}/prosody.cfg.lua"), true)?;
     let includes_confd = covers_confd(&includes(&main.text));
+    // conf.d is read even when not included: its host files are still where the
+    // domain lives (the missing Include is reported separately).
     let mut confd = Vec::new();
-    if includes_confd {
+    {
         let mut names: Vec<_> = std::fs::read_dir(dir.join("conf.d"))
             .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -134,11 +153,7 @@ pub fn scan(root: &Path) -> Result<Tree> {
             } else {
                 link.clone()
             };
-            let shown = match real.strip_prefix(root) {
-                Ok(rel) => format!("/{}", rel.display()),
-                Err(_) => real.display().to_string(),
-            };
-            confd.push(parse(&real, shown, true)?);
+            confd.push(parse(&real, shown(root, &real), includes_confd)?);
         }
     }
     Ok(Tree {
@@ -178,11 +193,7 @@ impl Tree {
 
     /// Parse a file that is not enabled (e.g. `conf.avail/<domain>.cfg.lua`).
     pub fn load_disabled(&self, real: &Path) -> Result<HostFile> {
-        let shown = match real.strip_prefix(&self.root) {
-            Ok(rel) => format!("/{}", rel.display()),
-            Err(_) => real.display().to_string(),
-        };
-        parse(real, shown, false)
+        parse(real, shown(&self.root, real), false)
     }
 }
 

@@ -122,15 +122,19 @@ pub fn plan(ctx: &Ctx, rec: &state::Record) -> Result<Plan> {
 
 pub fn run(ctx: &Ctx, domain: &str, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
     let sys = detect::detect(&ctx.root, runner)?;
-    let _lock = if ctx.dry_run {
+    // Without a record there is nothing to do, and not even the lock file is made.
+    let mut rec = state::load(&ctx.state_dir, domain)?;
+    let _lock = if ctx.dry_run || rec.is_none() {
         None
     } else {
-        Some(crate::fsops::lock(
+        let l = crate::fsops::lock(
             &ctx.state_dir.join("lock"),
             std::time::Duration::from_secs(30),
-        )?)
+        )?;
+        rec = state::load(&ctx.state_dir, domain)?; // as it is now that we hold the lock
+        Some(l)
     };
-    let Some(rec) = state::load(&ctx.state_dir, domain)? else {
+    let Some(rec) = rec else {
         let w = format!("no state record for {domain}: nothing to unconfigure");
         rep.warn(&w);
         return Ok(Outcome {

@@ -87,14 +87,9 @@ fn staged_texts(tree: &Tree, plan: &Plan) -> Result<(String, BTreeMap<String, St
     Ok((main, out))
 }
 
-/// Stage the config after `plan` and check it. Returns what Prosody's loader read
-/// (the restart step takes pidfile and ports from it).
-pub fn check(
-    tree: &Tree,
-    plan: &Plan,
-    sys: &System,
-    runner: &dyn Runner,
-) -> Result<LoadedConfig, String> {
+/// The config after `plan`, staged in a private directory Prosody's user can read.
+/// Returns the directory (removed on drop) and the main file in it.
+fn stage(tree: &Tree, plan: &Plan) -> Result<(tempfile::TempDir, PathBuf), String> {
     let (main, confd) = staged_texts(tree, plan).map_err(|e| format!("{e:#}"))?;
     let dir = tempfile::Builder::new()
         .prefix("jitsi-meet-tokens-check.")
@@ -115,55 +110,116 @@ pub fn check(
     };
     let setup = || -> std::io::Result<PathBuf> {
         prep(dir.path(), 0o750)?;
-        let cd = dir.path().join("conf.d");
-        std::fs::create_dir(&cd)?;
-        prep(&cd, 0o750)?;
+        for sub in ["conf.d", "certs"] {
+            let d = dir.path().join(sub);
+            std::fs::create_dir(&d)?;
+            prep(&d, 0o750)?;
+        }
         for (name, text) in &confd {
-            write(&cd.join(name), text)?;
+            write(&dir.path().join("conf.d").join(name), text)?;
         }
         let main_path = dir.path().join("prosody.cfg.lua");
         write(&main_path, &main)?;
         Ok(main_path)
     };
     let main_path = setup().map_err(|e| format!("staging the config: {e}"))?;
-    let loaded = loader(&tree.root, sys)
-        .load_file(&main_path)
-        .map_err(|e| e.to_string())?;
-    if let Ok(ctl) = which::which("prosodyctl") {
-        let out = runner
-            .run(
-                &Cmd::new(ctl)
-                    .arg("--config")
-                    .arg(&main_path)
-                    .arg("check")
-                    .arg("config"),
-            )
-            .map_err(|e| format!("{e:#}"))?;
-        if !out.success() {
-            let text = format!("{}{}", out.stdout, out.stderr);
-            let staged = dir.path().display().to_string();
-            return Err(format!(
-                "prosodyctl check config: {}",
-                text.replace(&staged, CONF_DIR).trim()
-            ));
-        }
-    }
-    Ok(loaded)
+    Ok((dir, main_path))
 }
 
-/// Check the planned config; when it fails, tell apart a config that was already
-/// broken from one our change would break.
+fn load(tree: &Tree, plan: &Plan, sys: &System) -> Result<LoadedConfig, String> {
+    let (dir, main) = stage(tree, plan)?;
+    let staged = dir.path().display().to_string();
+    loader(&tree.root, sys)
+        .load_file(&main)
+        .map_err(|e| e.to_string().replace(&staged, CONF_DIR))
+}
+
+/// `prosodyctl check config` on the staged config: the problem lines it printed.
+/// `Ok(None)` when prosodyctl is not installed.
+fn ctl(tree: &Tree, plan: &Plan, runner: &dyn Runner) -> Result<Option<Vec<String>>, String> {
+    let Ok(ctl) = which::which("prosodyctl") else {
+        return Ok(None);
+    };
+    let (dir, main) = stage(tree, plan)?;
+    let out = runner
+        .run(
+            &Cmd::new(ctl)
+                .arg("--config")
+                .arg(&main)
+                .arg("check")
+                .arg("config"),
+        )
+        .map_err(|e| format!("{e:#}"))?;
+    if out.success() {
+        return Ok(Some(vec![]));
+    }
+    let staged = dir.path().display().to_string();
+    // Keep what describes a problem; drop the banner and the list of files read
+    // (a new host file is expected to appear there).
+    let lines = format!("{}{}", out.stdout, out.stderr)
+        .replace(&staged, CONF_DIR)
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("- ")
+                && !matches!(
+                    *l,
+                    "Checking config..."
+                        | "Done."
+                        | "Problems found, see above."
+                        | "The following configuration files have been loaded:"
+                )
+        })
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    Ok(Some(if lines.is_empty() {
+        vec![format!("prosodyctl exited with {:?}", out.status)]
+    } else {
+        lines
+    }))
+}
+
+/// Validate the config after `plan` with Prosody's loader and `prosodyctl check
+/// config`. A problem that the current config already has is not ours: it becomes a
+/// warning. A config our change breaks is refused ([`Error::InvalidNewConfig`]); one
+/// that cannot even be loaded now is reported as broken ([`Error::BrokenConfig`]).
 pub fn check_plan(
     tree: &Tree,
     plan: &Plan,
     sys: &System,
     runner: &dyn Runner,
-) -> Result<LoadedConfig> {
-    match check(tree, plan, sys, runner) {
-        Ok(l) => Ok(l),
-        Err(new_err) => match check(tree, &Plan::default(), sys, runner) {
-            Err(old_err) => Err(Error::BrokenConfig(old_err).into()),
-            Ok(_) => Err(Error::InvalidNewConfig(new_err).into()),
-        },
+) -> Result<(LoadedConfig, Vec<String>)> {
+    let now = Plan::default();
+    let loaded = match load(tree, plan, sys) {
+        Ok(l) => l,
+        Err(new_err) => {
+            return Err(match load(tree, &now, sys) {
+                Err(old_err) => Error::BrokenConfig(old_err),
+                Ok(_) => Error::InvalidNewConfig(new_err),
+            }
+            .into())
+        }
+    };
+    let mut warnings = Vec::new();
+    let new = ctl(tree, plan, runner).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(new) = new.filter(|l| !l.is_empty()) {
+        let old = ctl(tree, &now, runner)
+            .map_err(|e| anyhow::anyhow!(e))?
+            .unwrap_or_default();
+        let introduced: Vec<&String> = new.iter().filter(|l| !old.contains(l)).collect();
+        if !introduced.is_empty() {
+            let text = introduced
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(Error::InvalidNewConfig(format!("prosodyctl check config: {text}")).into());
+        }
+        warnings.push(format!(
+            "prosodyctl check config reports problems the configuration already had: {}",
+            new.join(" / ")
+        ));
     }
+    Ok((loaded, warnings))
 }

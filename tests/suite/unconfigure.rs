@@ -1,0 +1,94 @@
+//! `unconfigure` puts every file back byte for byte (where nobody edited it since),
+//! removes what configure created, and is itself idempotent.
+
+use super::*;
+
+/// Everything Prosody reads; state and settings are ours and expected to differ.
+const PROSODY: &[&str] = &["etc/prosody"];
+
+fn round_trip(fixture: &str, domain: &str) {
+    let r = Root::new(fixture);
+    let before = only(&r.snapshot(), PROSODY);
+    let out = r.configure(domain, b"s\"e\\c]]ret", &[]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_ne!(only(&r.snapshot(), PROSODY), before);
+    let out = r.unconfigure(domain).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let j = json(&out);
+    assert_eq!(j["changed"], true);
+    let after = only(&r.snapshot(), PROSODY);
+    let strip = |s: &Snapshot| -> BTreeMap<String, (Vec<u8>, Option<PathBuf>, u32)> {
+        s.iter()
+            .map(|(k, e)| (k.clone(), (e.content.clone(), e.link.clone(), e.mode)))
+            .collect()
+    };
+    assert_eq!(
+        strip(&after),
+        strip(&before),
+        "{fixture}: files, links and modes as before configure"
+    );
+    // Second unconfigure: nothing left to do.
+    let j = json(&r.unconfigure(domain).output().unwrap());
+    assert_eq!(j["changed"], false);
+}
+
+#[test]
+fn jitsi_round_trip_is_byte_identical() {
+    round_trip("jitsi", "meet.example.com");
+}
+
+#[test]
+fn handwritten_round_trip_is_byte_identical() {
+    round_trip("handwritten", "chat.example.org");
+}
+
+#[test]
+fn plain_round_trip_removes_what_was_created() {
+    round_trip("plain", "meet.test");
+}
+
+#[test]
+fn second_token_host_round_trip() {
+    round_trip("second-token-host", "meet.example.com");
+}
+
+#[test]
+fn edits_made_after_configure_survive_unconfigure() {
+    let r = Root::new("jitsi");
+    let host = "etc/prosody/conf.avail/meet.example.com.cfg.lua";
+    let original = r.read(host);
+    r.configure("meet.example.com", b"s", &[])
+        .assert()
+        .success();
+    // The administrator adds a line of their own afterwards.
+    let edited = r
+        .read(host)
+        .replace("    lobby_muc =", "    my_option = 1\n    lobby_muc =");
+    std::fs::write(r.file(host), &edited).unwrap();
+    let out = r.unconfigure("meet.example.com").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let expected = original.replace("    lobby_muc =", "    my_option = 1\n    lobby_muc =");
+    assert_eq!(r.read(host), expected, "our changes undone, theirs kept");
+}
+
+#[test]
+fn unconfigure_without_record_is_a_no_op() {
+    let r = Root::new("jitsi");
+    let before = r.snapshot();
+    let out = r.unconfigure("meet.example.com").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json(&out)["changed"], false);
+    assert_same(&r.snapshot(), &before, "nothing touched");
+}
