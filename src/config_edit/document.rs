@@ -66,10 +66,14 @@ pub struct Change {
     /// Inserted/Removed: the bytes after the statement (usually empty).
     #[serde(default)]
     pub suffix: String,
-    /// Removed: the exact text from the preceding statement's (or header's) start to
-    /// the removed bytes.
+    /// Removed: the exact text from the preceding statement's start (or the
+    /// section's, when none precedes it) to the removed bytes.
     #[serde(default)]
     pub anchor: Option<String>,
+    /// Removed: which of the section's statement starts the anchor begins at (to
+    /// tell identical statements apart).
+    #[serde(default)]
+    pub anchor_nth: Option<usize>,
     /// ListAdded/ListRemoved: the item.
     #[serde(default)]
     pub item: Option<Vec<u8>>,
@@ -463,6 +467,7 @@ impl Document {
                 prefix: String::new(),
                 suffix: String::new(),
                 anchor: None,
+                anchor_nth: None,
                 item: None,
             });
             return Ok(true);
@@ -543,6 +548,7 @@ impl Document {
             prefix,
             suffix,
             anchor: None,
+            anchor_nth: None,
             item: None,
         });
         Ok(())
@@ -585,6 +591,18 @@ impl Document {
                     self.text[self.line_break_before(ls)..s.range.start].to_string(),
                     self.text[s.range.end..eol].to_string(),
                 )
+            } else if alone_before && alone_after {
+                // On the first line: take the line break after it instead.
+                let end = match self.text[eol..].as_bytes() {
+                    [b'\r', b'\n', ..] => eol + 2,
+                    [b'\n', ..] => eol + 1,
+                    _ => eol,
+                };
+                (
+                    0..end,
+                    self.text[..s.range.start].to_string(),
+                    self.text[s.range.end..end].to_string(),
+                )
             } else {
                 (
                     s.range.start..s.end_semi,
@@ -592,8 +610,12 @@ impl Document {
                     self.text[s.range.end..s.end_semi].to_string(),
                 )
             };
-            let anchor =
-                prev.map(|j| self.text[self.stmts[j].range.start..range.start].to_string());
+            let anchor_start = prev.map_or(block.start, |j| self.stmts[j].range.start);
+            let anchor = Some(self.text[anchor_start..range.start].to_string());
+            let anchor_nth = self
+                .anchor_candidates(section)
+                .iter()
+                .position(|&p| p == anchor_start);
             let before = self.stmt_text(i).to_string();
             self.splice(range, "")?;
             self.changes.push(Change {
@@ -605,6 +627,7 @@ impl Document {
                 prefix,
                 suffix,
                 anchor,
+                anchor_nth,
                 item: None,
             });
             changed = true;
@@ -674,6 +697,7 @@ impl Document {
             prefix: String::new(),
             suffix: String::new(),
             anchor: None,
+            anchor_nth: None,
             item: None,
         });
         Ok(true)
@@ -781,6 +805,7 @@ impl Document {
             prefix: String::new(),
             suffix: String::new(),
             anchor: None,
+            anchor_nth: None,
             item: Some(item.to_vec()),
         });
     }
@@ -1140,6 +1165,21 @@ impl Document {
             .filter(|&i| Some(self.stmt_text(i)) == c.after.as_deref())
     }
 
+    /// Where an anchor may start, in order: each block's start, its header, its
+    /// statements.
+    fn anchor_candidates(&self, section: &SectionId) -> Vec<usize> {
+        self.blocks_of(section)
+            .flat_map(|b| {
+                std::iter::once(b.start).chain(
+                    b.header
+                        .iter()
+                        .chain(&b.stmts)
+                        .map(|&j| self.stmts[j].range.start),
+                )
+            })
+            .collect()
+    }
+
     fn undo(&mut self, c: &Change) -> Result<bool, EditError> {
         match c.kind {
             ChangeKind::Modified
@@ -1188,23 +1228,33 @@ impl Document {
                 let Some(before) = &c.before else {
                     return Ok(false);
                 };
-                if self.find(&c.section, &c.key).is_some() || self.editable(&c.section).is_err() {
+                if self.editable(&c.section).is_err() {
                     return Ok(false);
                 }
                 // The anchor is the exact text from the preceding statement's start
                 // to where the removed bytes were.
                 let anchor = c.anchor.as_deref().unwrap_or_default();
-                let at = self.blocks_of(&c.section).find_map(|b| {
-                    b.header
-                        .into_iter()
-                        .chain(b.stmts.iter().copied())
-                        .rev()
-                        .find(|&j| {
-                            let st = self.stmts[j].range.start;
-                            !anchor.is_empty()
-                                && self.text.get(st..st + anchor.len()) == Some(anchor)
-                        })
-                        .map(|j| self.stmts[j].range.start + anchor.len())
+                let cands = self.anchor_candidates(&c.section);
+                let exact = c
+                    .anchor_nth
+                    .and_then(|n| cands.get(n).copied())
+                    .filter(|&st| self.text.get(st..st + anchor.len()) == Some(anchor))
+                    .map(|st| st + anchor.len());
+                let at = exact.or_else(|| {
+                    self.blocks_of(&c.section).find_map(|b| {
+                        let starts = b
+                            .stmts
+                            .iter()
+                            .rev()
+                            .chain(&b.header)
+                            .map(|&j| self.stmts[j].range.start);
+                        starts
+                            .chain([b.start])
+                            .filter(|_| !anchor.is_empty())
+                            .chain(anchor.is_empty().then_some(b.start))
+                            .find(|&st| self.text.get(st..st + anchor.len()) == Some(anchor))
+                            .map(|st| st + anchor.len())
+                    })
                 });
                 match at {
                     Some(at) => {

@@ -791,3 +791,234 @@ mod props {
         }
     }
 }
+
+/// Random config files with random formatting and random edits: the edited text
+/// parses, Prosody's loader sees in every host exactly what our parser reports, and
+/// reverting the edits gives back the original bytes.
+mod random_edits {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRunner};
+
+    /// A stream of random choices driving a hand-rolled generator.
+    struct Choices(Vec<u32>, usize);
+
+    impl Choices {
+        fn pick(&mut self, n: usize) -> usize {
+            let v = self.0[self.1 % self.0.len()];
+            self.1 += 1;
+            v as usize % n
+        }
+        fn one<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+            &xs[self.pick(xs.len())]
+        }
+    }
+
+    const KEYS: &[&str] = &["a", "b", "modules_enabled", "plugin_paths"];
+    const ITEMS: &[&[u8]] = &[b"x", b"y", b"z\"]]", b"\n\\"];
+
+    fn string_lit(c: &mut Choices, v: &[u8]) -> String {
+        match c.pick(3) {
+            0 => lua_string(v),
+            1 => format!("'{}'", lua_string(v).trim_matches('"').replace('\'', "\\'")),
+            _ => match std::str::from_utf8(v) {
+                Ok(t) if !t.contains(']') && !t.starts_with('\n') && !t.contains('\r') => {
+                    format!("[[{t}]]")
+                }
+                _ => lua_string(v),
+            },
+        }
+    }
+
+    fn value(c: &mut Choices, indent: &str) -> String {
+        match c.pick(5) {
+            0 => c.pick(1000).to_string(),
+            1 => c.one(&["true", "false"]).to_string(),
+            2 => {
+                let v = c.one(ITEMS).to_vec();
+                string_lit(c, &v)
+            }
+            3 => "os.getenv(\"HOME\")".to_string(),
+            _ => {
+                let n = c.pick(4);
+                let sep = *c.one(&[",", ";"]);
+                let multi = c.pick(2) == 0;
+                let mut s = String::from("{");
+                for k in 0..n {
+                    let v = c.one(ITEMS).to_vec();
+                    if multi {
+                        s.push_str(&format!("\n{indent}    "));
+                    } else {
+                        s.push(' ');
+                    }
+                    s.push_str(&string_lit(c, &v));
+                    if k + 1 < n || c.pick(2) == 0 {
+                        s.push_str(sep);
+                    }
+                    if multi && c.pick(3) == 0 {
+                        s.push_str(" -- note");
+                    }
+                }
+                s.push_str(if multi { &"\n}"[..] } else { " }" });
+                s
+            }
+        }
+    }
+
+    /// A random config; hosts are named `h<case>-<n>`. Returns the text and the
+    /// sections in it.
+    fn config(c: &mut Choices, case: usize) -> (String, Vec<SectionId>) {
+        let mut out = String::new();
+        let mut sections = vec![SectionId::Global];
+        let n_sections = 1 + c.pick(3);
+        for s in 0..=n_sections {
+            let indent = if s == 0 {
+                ""
+            } else {
+                *c.one(&["", "  ", "\t", "    "])
+            };
+            if s > 0 {
+                let name = format!("h{case}-{s}.example");
+                if c.pick(3) == 0 {
+                    out.push_str("-- the next host\n");
+                }
+                match c.pick(6) {
+                    5 => out.push_str(&format!("VirtualHost \"{name}\" {{ b = 7, a = \"t\" }}")),
+                    0 => out.push_str(&format!("VirtualHost \"{name}\"")),
+                    1 => out.push_str(&format!("Host(\"{name}\")")),
+                    2 => out.push_str(&format!("Component \"{name}\" \"muc\"")),
+                    3 => out.push_str(&format!("component '{name}'")),
+                    _ => out.push_str(&format!("host \"{name}\"")),
+                }
+                out.push_str(if c.pick(3) == 0 { " -- header\n" } else { "\n" });
+                sections.push(
+                    if out.contains(&format!("omponent \"{name}\""))
+                        || out.contains(&format!("omponent '{name}'"))
+                    {
+                        SectionId::component(&name)
+                    } else {
+                        SectionId::virtual_host(&name)
+                    },
+                );
+            }
+            for _ in 0..c.pick(4) {
+                let key = *c.one(KEYS);
+                let v = value(c, indent);
+                out.push_str(&format!("{indent}{key} = {v}"));
+                if c.pick(3) == 0 {
+                    out.push(';');
+                }
+                match c.pick(5) {
+                    0 => out.push_str(" -- why\n"),
+                    1 => out.push_str(&format!("\n{indent}-- about the next one\n")),
+                    2 => out.push_str("\n\n"),
+                    _ => out.push('\n'),
+                }
+            }
+        }
+        if c.pick(4) == 0 {
+            out = out.replace('\n', "\r\n");
+        }
+        (out, sections)
+    }
+
+    fn check_against_loader(cases: &[(String, Vec<SectionId>)]) {
+        let mut all = String::new();
+        for (text, _) in cases {
+            all.push_str(text);
+            all.push_str("\nVirtualHost \"separator.invalid\"\n");
+        }
+        let cfg = prosody_loader_check(&all).unwrap();
+        for (text, sections) in cases {
+            let doc = Document::parse(text).unwrap();
+            let table_form: Vec<SectionId> = doc
+                .sections()
+                .into_iter()
+                .filter(|s| s.table_form)
+                .map(|s| s.id)
+                .collect();
+            for s in sections
+                .iter()
+                .filter(|s| **s != SectionId::Global && !table_form.contains(s))
+            {
+                for key in KEYS {
+                    let ours = doc.get(s, key);
+                    let theirs = cfg.get(s.host_name(), key);
+                    match (&ours, theirs) {
+                        (None, None) | (Some(Value::Other(_)), _) => {}
+                        (Some(Value::Str(a)), Some(LoadedValue::Str(b))) => assert_eq!(a, b),
+                        (Some(Value::Int(a)), Some(LoadedValue::Int(b))) => assert_eq!(a, b),
+                        (Some(Value::Bool(a)), Some(LoadedValue::Bool(b))) => assert_eq!(a, b),
+                        (Some(Value::List(a)), Some(t)) => assert_eq!(Some(a.clone()), t.as_list()),
+                        _ => panic!("{s} {key}: ours {ours:?}, Prosody's {theirs:?}\n{text}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_configs_and_edits() {
+        let mut runner = TestRunner::new(Config::default());
+        let strategy = proptest::collection::vec(any::<u32>(), 300);
+        let mut originals = Vec::new();
+        let mut edited = Vec::new();
+        // CFGEDIT_CASES=5000 for a longer run.
+        let n: usize = std::env::var("CFGEDIT_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(150);
+        for case in 0..n {
+            let mut c = Choices(strategy.new_tree(&mut runner).unwrap().current(), 0);
+            let (text, sections) = config(&mut c, case);
+            let mut doc = Document::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(doc.text(), text);
+            for _ in 0..1 + c.pick(5) {
+                let s = c.one(&sections).clone();
+                let key = *c.one(KEYS);
+                let item = c.one(ITEMS).to_vec();
+                let r = match c.pick(5) {
+                    0 => {
+                        let v = match c.pick(3) {
+                            0 => Value::Int(c.pick(99) as i64),
+                            1 => Value::str(&item),
+                            _ => Value::list([&item]),
+                        };
+                        doc.set(&s, key, &v)
+                            .map(|_| assert_eq!(doc.get(&s, key), Some(v.clone())))
+                    }
+                    1 => doc
+                        .remove(&s, key)
+                        .map(|_| assert_eq!(doc.get(&s, key), None)),
+                    2 => doc
+                        .list_remove(&s, key, &item)
+                        .map(|_| assert!(!doc.list_contains(&s, key, &item))),
+                    3 => doc
+                        .list_add(&s, key, &item, ListPos::Start)
+                        .map(|_| assert!(doc.list_contains(&s, key, &item))),
+                    _ => doc
+                        .list_add(&s, key, &item, ListPos::End)
+                        .map(|_| assert!(doc.list_contains(&s, key, &item))),
+                };
+                match r {
+                    Ok(()) | Err(EditError::Unsupported { .. }) => {}
+                    Err(e) => panic!("{e}\n{}", doc.text()),
+                }
+            }
+            let changes = doc.take_changes();
+            let back = revert(doc.text(), &changes).unwrap();
+            assert!(back.skipped.is_empty(), "{:?}", back.skipped);
+            assert_eq!(
+                back.text,
+                text,
+                "after:\n{}\nchanges: {changes:#?}",
+                doc.text()
+            );
+            originals.push((text, sections.clone()));
+            edited.push((doc.text().to_string(), sections));
+        }
+        check_against_loader(&originals);
+        check_against_loader(&edited);
+    }
+}
