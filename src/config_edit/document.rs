@@ -80,6 +80,21 @@ pub struct Change {
 }
 
 impl Change {
+    fn new(section: &SectionId, key: &str, kind: ChangeKind) -> Self {
+        Change {
+            section: section.clone(),
+            key: key.to_string(),
+            kind,
+            before: None,
+            after: None,
+            prefix: String::new(),
+            suffix: String::new(),
+            anchor: None,
+            anchor_nth: None,
+            item: None,
+        }
+    }
+
     /// A one-line description with the value masked for secret keys.
     pub fn describe(&self) -> String {
         let what = match self.kind {
@@ -459,16 +474,9 @@ impl Document {
             let i = self.find(section, key).expect("still assigned");
             debug_assert_eq!(self.stmts[i].range.start, stmt_start);
             self.changes.push(Change {
-                section: section.clone(),
-                key: key.to_string(),
-                kind: ChangeKind::Modified,
                 before: Some(before),
                 after: Some(self.stmt_text(i).to_string()),
-                prefix: String::new(),
-                suffix: String::new(),
-                anchor: None,
-                anchor_nth: None,
-                item: None,
+                ..Change::new(section, key, ChangeKind::Modified)
             });
             return Ok(true);
         }
@@ -540,16 +548,10 @@ impl Document {
         let (pos, prefix, suffix) = self.insertion_point(section);
         self.splice(pos..pos, &format!("{prefix}{stmt}{suffix}"))?;
         self.changes.push(Change {
-            section: section.clone(),
-            key: key.to_string(),
-            kind: ChangeKind::Inserted,
-            before: None,
             after: Some(stmt),
             prefix,
             suffix,
-            anchor: None,
-            anchor_nth: None,
-            item: None,
+            ..Change::new(section, key, ChangeKind::Inserted)
         });
         Ok(())
     }
@@ -593,7 +595,7 @@ impl Document {
                 )
             } else if alone_before && alone_after {
                 // On the first line: take the line break after it instead.
-                let end = match self.text[eol..].as_bytes() {
+                let end = match &self.text.as_bytes()[eol..] {
                     [b'\r', b'\n', ..] => eol + 2,
                     [b'\n', ..] => eol + 1,
                     _ => eol,
@@ -619,16 +621,12 @@ impl Document {
             let before = self.stmt_text(i).to_string();
             self.splice(range, "")?;
             self.changes.push(Change {
-                section: section.clone(),
-                key: key.to_string(),
-                kind: ChangeKind::Removed,
                 before: Some(before),
-                after: None,
                 prefix,
                 suffix,
                 anchor,
                 anchor_nth,
-                item: None,
+                ..Change::new(section, key, ChangeKind::Removed)
             });
             changed = true;
         }
@@ -689,16 +687,9 @@ impl Document {
             return Ok(false);
         }
         self.changes.push(Change {
-            section: section.clone(),
-            key: key.to_string(),
-            kind: ChangeKind::MarkerActivated,
             before: Some(marker_text),
             after: Some(stmt),
-            prefix: String::new(),
-            suffix: String::new(),
-            anchor: None,
-            anchor_nth: None,
-            item: None,
+            ..Change::new(section, key, ChangeKind::MarkerActivated)
         });
         Ok(true)
     }
@@ -797,16 +788,10 @@ impl Document {
     ) {
         let i = self.find(section, key).expect("the list is still assigned");
         self.changes.push(Change {
-            section: section.clone(),
-            key: key.to_string(),
-            kind,
             before: Some(before),
             after: Some(self.stmt_text(i).to_string()),
-            prefix: String::new(),
-            suffix: String::new(),
-            anchor: None,
-            anchor_nth: None,
             item: Some(item.to_vec()),
+            ..Change::new(section, key, kind)
         });
     }
 

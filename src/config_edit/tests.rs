@@ -860,7 +860,7 @@ mod random_edits {
                         s.push_str(" -- note");
                     }
                 }
-                s.push_str(if multi { &"\n}"[..] } else { " }" });
+                s.push_str(if multi { "\n}" } else { " }" });
                 s
             }
         }
