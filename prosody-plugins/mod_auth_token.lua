@@ -129,21 +129,28 @@ local function fetch_public_key(kid)
 		if not url then
 			finish(nil);
 		else
-			local req = http.request(url, nil, function(body, code)
-				if code == 200 and type(body) == "string" and body:find("-----BEGIN", 1, true) then
-					key_cache:set(kid, { pem = body, expires = os.time() + key_cache_ttl });
-					finish(body);
-				else
-					module:log("warn", "Key server answered %s for kid %s", tostring(code), kid);
-					finish(nil);
-				end
-			end);
+			local req;
 			module:add_timer(key_fetch_timeout, function()
 				if fetch.finished then return; end
 				module:log("warn", "Key server did not answer within %gs for kid %s", key_fetch_timeout, kid);
 				finish(nil);
 				if type(req) == "table" and req.conn then pcall(req.conn.close, req.conn); end
 			end);
+			local started, err = pcall(function()
+				req = http.request(url, nil, function(body, code)
+					if code == 200 and type(body) == "string" and body:find("-----BEGIN", 1, true) then
+						key_cache:set(kid, { pem = body, expires = os.time() + key_cache_ttl });
+						finish(body);
+					else
+						module:log("warn", "Key server answered %s for kid %s", tostring(code), kid);
+						finish(nil);
+					end
+				end);
+			end);
+			if not started then
+				module:log("error", "Could not request key %s: %s", kid, tostring(err));
+				finish(nil);
+			end
 		end
 	end
 	if not fetch.finished then
@@ -154,27 +161,34 @@ local function fetch_public_key(kid)
 	return fetch.pem;
 end
 
--- cache_keys_url: load at start, refresh every key_cache_ttl (sooner after a failure).
+-- cache_keys_url: load at start, refresh every key_cache_ttl; after a failure retry
+-- sooner, keeping the keys already loaded.
 if verifier and keys_url then
+	local retry_after_failure = math.min(60, key_cache_ttl);
 	local function refresh()
-		http.request(keys_url, nil, function(body, code)
+		local function done(ok)
+			module:add_timer(ok and key_cache_ttl or retry_after_failure, refresh);
+		end
+		local started, err = pcall(http.request, keys_url, nil, function(body, code)
 			if code ~= 200 or type(body) ~= "string" then
 				module:log("error", "Could not fetch cache_keys_url %s: HTTP %s", keys_url, tostring(code));
-				return;
+				return done(false);
 			end
-			local ok, n, err = pcall(verifier.set_keys, verifier, body);
+			local ok, n, set_err = pcall(verifier.set_keys, verifier, body);
 			if ok and n then
 				module:log("info", "Loaded %d keys from %s", n, keys_url);
-			else
-				module:log("error", "Unusable document at cache_keys_url %s: %s", keys_url,
-					first_line(ok and err or n));
+				return done(true);
 			end
+			module:log("error", "Unusable document at cache_keys_url %s: %s", keys_url,
+				first_line(ok and set_err or n));
+			done(false);
 		end);
+		if not started then
+			module:log("error", "Could not request cache_keys_url %s: %s", keys_url, first_line(err));
+			done(false);
+		end
 	end
-	module:add_timer(0, function()
-		refresh();
-		return key_cache_ttl;
-	end);
+	module:add_timer(0, refresh);
 end
 
 ---------------------------------------------------------------------------

@@ -108,3 +108,18 @@ end
 
 module:hook("muc-room-pre-create", on_join, 99);
 module:hook("muc-occupant-pre-join", on_join, 99);
+
+-- token_verification_require_token_for_moderation: room configuration and
+-- affiliation/role changes need a session that logged in with a token.
+if module:get_option_boolean("token_verification_require_token_for_moderation", false) then
+	local function require_token(event)
+		local origin, stanza = event.origin, event.stanza;
+		local from = stanza.attr.from;
+		if (from and is_admin(from, module.host)) or (origin and origin.auth_token) then return; end
+		origin.send(st.error_reply(stanza, "cancel", "not-allowed", "Moderation requires a token")
+			:tag("token-required", { xmlns = JITMEET }):up());
+		return true;
+	end
+	module:hook("iq-set/bare/http://jabber.org/protocol/muc#owner:query", require_token, 99);
+	module:hook("iq-set/bare/http://jabber.org/protocol/muc#admin:query", require_token, 99);
+end

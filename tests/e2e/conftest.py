@@ -72,6 +72,11 @@ VirtualHost "empty.test"
     app_secret = "{SECRET}"
     allow_empty_token = true
 
+Component "conference.empty.test" "muc"
+    modules_enabled = {{ "token_verification" }}
+    token_verification_require_token_for_moderation = true
+    muc_room_locking = false
+
 VirtualHost "keys.test"
 {common}
     asap_key_server = "{keyserver.base}/keys"

@@ -193,3 +193,35 @@ def test_guest_without_token_is_refused_unless_allowlisted(prosody, clients):
     allowed = connect(prosody, None, domain="anon.test")
     clients.append(allowed)
     assert joined(join(allowed, f"{unique()}@{CONF}", "anon"))
+
+
+CONFIG_FORM = (
+    "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>"
+    "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+    "<field var='muc#roomconfig_roomname'><value>Renamed</value></field></x></query>"
+)
+
+
+def configure_room(ws, room_jid):
+    ws.send(f"<iq xmlns='jabber:client' type='set' id='cfg1' to='{room_jid}'>{CONFIG_FORM}</iq>")
+    return ws.wait_for(lambda el: el.tag == f"{{{CLIENT}}}iq" and el.get("id") == "cfg1")
+
+
+def test_moderation_requires_a_token_when_configured(prosody, clients):
+    # conference.empty.test: parent allows guests, component requires a token to moderate.
+    room = f"{unique()}@conference.empty.test"
+    guest = connect(prosody, None, domain="empty.test")
+    clients.append(guest)
+    assert joined(join(guest, room, "guest"))
+    answer = configure_room(guest, room)
+    assert answer.get("type") == "error", ET.tostring(answer)
+    err = answer.find(f"{{{CLIENT}}}error")
+    assert err.find(f"{{{STANZAS}}}not-allowed") is not None
+    assert err.find(f"{{{JITMEET}}}token-required") is not None
+
+    room2 = f"{unique()}@conference.empty.test"
+    owner = connect(prosody, mint(room="*", sub="empty.test"), domain="empty.test")
+    clients.append(owner)
+    assert joined(join(owner, room2, "owner"))
+    answer = configure_room(owner, room2)
+    assert answer.get("type") == "result", ET.tostring(answer)

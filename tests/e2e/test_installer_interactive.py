@@ -1,0 +1,107 @@
+"""The interactive `configure` flow through a real pseudo-terminal (tmux): prompts
+with detected defaults, a generated secret on offer, hidden secret input."""
+
+import re
+import shlex
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from harness import PLUGINS
+from installer_root import ScratchRoot, installer
+
+
+@pytest.fixture
+def scratch():
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed: `apt-get install -y tmux`")
+    s = ScratchRoot()
+    try:
+        yield s
+    finally:
+        s.cleanup()
+
+
+class Pane:
+    def __init__(self, command: str):
+        self.name = f"jmt-interactive-{time.monotonic_ns()}"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "40",
+                        command + "; echo EXIT=$?; sleep 60"], check=True)
+
+    def text(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True, check=True).stdout
+
+    def wait(self, pattern: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            t = self.text()
+            if re.search(pattern, t):
+                return t
+            time.sleep(0.1)
+        raise AssertionError(f"never saw {pattern!r} on the terminal:\n{self.text()}")
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def command(s: ScratchRoot) -> str:
+    return " ".join(shlex.quote(a) for a in [
+        installer(), "configure", "--root", str(s.root), "--no-restart",
+        "--native-module", str(s.module), "--plugin-dir", str(PLUGINS)])
+
+
+def host_file(s: ScratchRoot) -> str:
+    return (s.root / "etc/prosody/conf.avail/meet.test.cfg.lua").read_text()
+
+
+def test_typed_secret_is_hidden_and_written(scratch):
+    pane = Pane(command(scratch))
+    try:
+        pane.wait("Jitsi Meet domain")
+        pane.keys("meet.test", "Enter")
+        pane.wait("Application id")
+        pane.keys("tmux-app", "Enter")
+        pane.wait("Generate a strong random secret")
+        pane.keys("Down", "Enter")  # "Type a secret (hidden)"
+        pane.wait("App secret")
+        pane.keys("typed-s3cret!", "Enter")
+        pane.wait("Repeat the app secret")
+        pane.keys("typed-s3cret!", "Enter")
+        screen = pane.wait(r"EXIT=\d+")
+        assert "EXIT=0" in screen, screen
+        assert "typed-s3cret!" not in screen, "the secret was echoed"
+    finally:
+        pane.close()
+    text = host_file(scratch)
+    assert 'app_id = "tmux-app"' in text
+    assert 'app_secret = "typed-s3cret!"' in text
+
+
+def test_generated_secret_and_detected_domain_default(scratch):
+    # First run (non-interactive) creates the host; the second, interactive one must
+    # offer it as the default domain and keep/replace the secret on request.
+    r, _ = scratch.configure("initial-secret", "--no-restart")
+    assert r.returncode == 0, r.stdout
+    pane = Pane(command(scratch))
+    try:
+        screen = pane.wait("Jitsi Meet domain")
+        assert "meet.test" in screen, "detected host offered as the default"
+        pane.keys("Enter")
+        screen = pane.wait("Application id")
+        assert "myapp" in screen, "current app_id offered as the default"
+        pane.keys("Enter")
+        screen = pane.wait("Keep the current secret")
+        pane.keys("Down", "Enter")  # "Generate a strong random secret"
+        screen = pane.wait(r"EXIT=\d+")
+        assert "EXIT=0" in screen, screen
+    finally:
+        pane.close()
+    m = re.search(r'app_secret = "([A-Za-z0-9_-]+)"', host_file(scratch))
+    assert m and len(m.group(1)) == 43 and m.group(1) != "initial-secret", host_file(scratch)
+    assert m.group(1) not in screen, "the generated secret is not printed"
