@@ -8,10 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from harness import APP_ID, SECRET, BlackHole, KeyServer, Prosody
-
-RS_KID = "e2e-rsa-key-1"
-JWKS_KID = "e2e-jwks-key-1"
+from harness import APP_ID, JWKS_KID, RS_KID, SECRET, BlackHole, KeyServer, Prosody
 
 
 def _rsa():

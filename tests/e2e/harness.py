@@ -425,6 +425,8 @@ class BlackHole:
 # ---------------------------------------------------------------------------
 # Tokens
 
+RS_KID = "e2e-rsa-key-1"  # served by the key server fixture
+JWKS_KID = "e2e-jwks-key-1"  # in the cache_keys_url document
 SECRET = "e2e-shared-secret-that-is-long-enough-0123456789"
 APP_ID = "jitsi-e2e"
 

@@ -8,8 +8,7 @@ import time
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import JWKS_KID, RS_KID
-from harness import SECRET, WS, Bosh, mint
+from harness import JWKS_KID, RS_KID, SECRET, WS, Bosh, mint
 
 
 def rs_token(key, kid, **over):
