@@ -26,8 +26,18 @@ pub enum Command {
     Configure(ConfigureArgs),
     /// Revert what `configure` changed for a domain, from the state record.
     Unconfigure(UnconfigureArgs),
+    /// What is installed and every check that matters, with fix hints (non-zero
+    /// exit when one fails).
+    #[command(visible_alias = "doctor")]
+    Status(crate::status::StatusArgs),
     /// Mint and verify test tokens.
     Token(crate::token_cmd::TokenArgs),
+    /// Print the man page (roff) generated from these definitions.
+    #[command(hide = true)]
+    Man(crate::manpage::ManArgs),
+    /// Print a shell completion script.
+    #[command(hide = true)]
+    Completions(crate::manpage::CompletionsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

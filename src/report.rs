@@ -8,6 +8,15 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// `println!` panics when stdout is a closed pipe; a reporter must never abort a
+/// run half-way through applying it, so output errors are ignored.
+macro_rules! out {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($t)*); }};
+}
+macro_rules! err {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($t)*); }};
+}
+
 /// What a provisioning command did; `--output json` prints exactly this.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
@@ -56,11 +65,11 @@ impl Default for Human {
 impl Reporter for Human {
     fn info(&self, msg: &str) {
         self.done();
-        println!("{msg}");
+        out!("{msg}");
     }
     fn warn(&self, msg: &str) {
         self.done();
-        eprintln!("warning: {msg}");
+        err!("warning: {msg}");
     }
     fn step(&self, msg: &str) {
         self.done();
@@ -79,19 +88,19 @@ impl Reporter for Human {
     }
     fn diff(&self, diff: &str) {
         self.done();
-        print!("{diff}");
+        let _ = std::io::stdout().write_all(diff.as_bytes());
     }
     fn finish(&self, o: &Outcome) {
         self.done();
         if let Some(err) = &o.error {
-            eprintln!("error: {err}");
+            err!("error: {err}");
         }
         if o.changed {
-            println!("changed: {}", o.files.join(", "));
+            out!("changed: {}", o.files.join(", "));
         } else if o.error.is_none() {
-            println!("nothing to change");
+            out!("nothing to change");
         }
-        println!("restart: {}", o.restart);
+        out!("restart: {}", o.restart);
     }
 }
 
@@ -101,13 +110,13 @@ pub struct Plain;
 
 impl Reporter for Plain {
     fn info(&self, msg: &str) {
-        eprintln!("jitsi-meet-tokens: {msg}");
+        err!("jitsi-meet-tokens: {msg}");
     }
     fn warn(&self, msg: &str) {
-        eprintln!("jitsi-meet-tokens: warning: {msg}");
+        err!("jitsi-meet-tokens: warning: {msg}");
     }
     fn step(&self, msg: &str) {
-        eprintln!("jitsi-meet-tokens: {msg}");
+        err!("jitsi-meet-tokens: {msg}");
     }
     fn done(&self) {}
     fn diff(&self, diff: &str) {
@@ -115,9 +124,9 @@ impl Reporter for Plain {
     }
     fn finish(&self, o: &Outcome) {
         if let Some(err) = &o.error {
-            eprintln!("jitsi-meet-tokens: error: {err}");
+            err!("jitsi-meet-tokens: error: {err}");
         }
-        eprintln!(
+        err!(
             "jitsi-meet-tokens: changed={} restart={} files={}",
             o.changed,
             o.restart,

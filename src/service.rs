@@ -47,10 +47,14 @@ pub struct Restarted {
     pub new_pid: i32,
 }
 
-/// The PID in `pidfile` when that process is alive (not a zombie).
+/// The PID in `pidfile` when that process is alive (not a zombie) and is Prosody: a
+/// stale pidfile whose number now belongs to another process must never be signalled.
 pub fn running_pid(pidfile: &Path) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()?;
-    alive(pid).then_some(pid)
+    let is_prosody = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| c.split(|b| *b == 0).any(|arg| arg.ends_with(b"prosody")))
+        .unwrap_or(false);
+    (alive(pid) && is_prosody).then_some(pid)
 }
 
 fn alive(pid: i32) -> bool {
@@ -281,5 +285,31 @@ pub fn loopback_for(iface: &str) -> String {
         "*" | "0.0.0.0" => "127.0.0.1".into(),
         "::" => "::1".into(),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pidfile_naming_another_process_is_not_prosody() {
+        let d = tempfile::tempdir().unwrap();
+        let pf = d.path().join("prosody.pid");
+        std::fs::write(&pf, std::process::id().to_string()).unwrap();
+        assert_eq!(
+            running_pid(&pf),
+            None,
+            "our own (live) PID is not Prosody's"
+        );
+        std::fs::write(&pf, "garbage").unwrap();
+        assert_eq!(running_pid(&pf), None);
+    }
+
+    #[test]
+    fn loopback_addresses() {
+        assert_eq!(loopback_for("*"), "127.0.0.1");
+        assert_eq!(loopback_for("::"), "::1");
+        assert_eq!(loopback_for("127.0.0.1"), "127.0.0.1");
     }
 }
