@@ -1,303 +1,170 @@
 #!/usr/bin/env python3
 """Log in to a Prosody started by tests/matrix/run, over BOSH and WebSocket.
 
-Checks, against a real server: a good token logs in and binds; a bad one gets a SASL
+Uses the end-to-end suite's clients (tests/e2e/harness.py). Checks, against the
+release's real Prosody: a good token logs in and binds; bad ones get a SASL
 <failure> with the contract's condition and text; a MUC join is allowed for the
-token's room and refused (with the reason) for another room; the presence carries
-the token's identity. Each check appends one line to --results.
+token's room and refused (with a reason) for another room; the presence carries the
+token's identity. Each check appends one line to --results.
 """
 
 import argparse
+import sys
 import time
-import urllib.request
-import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
-import jwt
-import websocket
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from harness import (  # noqa: E402
+    CLIENT,
+    DROP,
+    HTTP_TIMEOUT,
+    JITMEET,
+    MUC,
+    MUC_USER,
+    STANZAS,
+    WS,
+    Bosh,
+    claims,
+)
 
-NS_BOSH = "http://jabber.org/protocol/httpbind"
-NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
-NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
-NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
-NS_MUC_USER = "http://jabber.org/protocol/muc#user"
-NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-NS_JITMEET = "http://jitsi.org/jitmeet"
-TIMEOUT = 15  # larger than BOSH wait, so a regression fails instead of hanging
+import jwt  # noqa: E402
 
-
-class Failure(Exception):
-    pass
-
-
-def q(ns, tag):
-    return "{%s}%s" % (ns, tag)
-
-
-def mint(secret, app_id, domain, room, lifetime=600, drop=(), **extra):
-    now = int(time.time())
-    claims = {
-        "iss": app_id,
-        "aud": "jitsi",
-        "sub": domain,
-        "room": room,
-        "iat": now,
-        "exp": now + lifetime,
-        "context": {"user": {"id": "u-42", "name": "Matrix Tester", "email": "t@example.org"}},
-    }
-    claims.update(extra)
-    for k in drop:
-        claims.pop(k, None)
-    return jwt.encode(claims, secret.encode("utf-8"), algorithm="HS256")
+ROOM = "matrixroom"
+OTHER_ROOM = "otherroom"
 
 
-def sasl_outcome(el):
-    """('success', None, None) or ('failure', condition, text)."""
-    if el.tag == q(NS_SASL, "success"):
-        return "success", None, None
-    if el.tag == q(NS_SASL, "failure"):
-        cond = next((c.tag.split("}")[1] for c in el if c.tag != q(NS_SASL, "text")), None)
-        text = el.findtext(q(NS_SASL, "text"))
-        return "failure", cond, text
-    raise Failure("unexpected SASL answer: %s" % ET.tostring(el, encoding="unicode"))
+class Server:
+    """What the harness clients need to know about a server."""
+
+    def __init__(self, port: int):
+        self.bosh_url = f"http://127.0.0.1:{port}/http-bind"
+        self.ws_url = f"ws://127.0.0.1:{port}/xmpp-websocket"
 
 
-class Bosh:
-    def __init__(self, port, domain, token):
-        self.url = "http://127.0.0.1:%d/http-bind?token=%s" % (port, token)
-        self.domain = domain
-        self.rid = 1000
-        self.sid = None
-        self.pending = []
+class MucBosh(Bosh):
+    """The harness's BOSH client, plus sending stanzas and polling for answers."""
 
-    def post(self, body):
-        req = urllib.request.Request(
-            self.url, data=body.encode(), headers={"Content-Type": "text/xml; charset=utf-8"}
-        )
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
-            data = resp.read()
-        root = ET.fromstring(data)
-        if root.get("type") == "terminate":
-            raise Failure("BOSH session terminated: %s" % data.decode(errors="replace"))
-        self.pending.extend(list(root))
-        return root
+    pending: list
 
-    def send(self, payload="", extra=""):
-        self.rid += 1
-        return self.post(
-            "<body rid='%d' sid='%s' xmlns='%s'%s>%s</body>" % (self.rid, self.sid, NS_BOSH, extra, payload)
-        )
+    def stanza(self, xml: str) -> None:
+        self.pending = getattr(self, "pending", [])
+        self.pending.extend(self.post(f"<body rid='{self.next_rid()}' sid='{self.sid}' xmlns='http://jabber.org/protocol/httpbind'>{xml}</body>"))
 
-    def next(self, match, what):
-        """The first pending (or newly polled) element for which match() is true."""
-        deadline = time.time() + TIMEOUT
+    def wait_for(self, predicate, timeout: float = 10) -> ET.Element:
+        self.pending = getattr(self, "pending", [])
+        deadline = time.monotonic() + timeout
         while True:
             for i, el in enumerate(self.pending):
-                if match(el):
+                if predicate(el):
                     return self.pending.pop(i)
-            if time.time() > deadline:
-                raise Failure("no %s within %d s" % (what, TIMEOUT))
-            self.send()
-
-    def open(self):
-        root = self.post(
-            "<body content='text/xml; charset=utf-8' hold='1' rid='%d' to='%s' ver='1.6' wait='5' "
-            "xml:lang='en' xmlns='%s' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>"
-            % (self.rid, self.domain, NS_BOSH)
-        )
-        self.sid = root.get("sid")
-        if not self.sid:
-            raise Failure("no BOSH sid: %s" % ET.tostring(root, encoding="unicode"))
-        feats = self.next(lambda e: e.tag.endswith("}features"), "stream features")
-        mechs = [m.text for m in feats.iter(q(NS_SASL, "mechanism"))]
-        return mechs
-
-    def auth(self):
-        self.send("<auth xmlns='%s' mechanism='ANONYMOUS'/>" % NS_SASL)
-        return sasl_outcome(self.next(lambda e: e.tag in (q(NS_SASL, "success"), q(NS_SASL, "failure")), "SASL answer"))
-
-    def restart_and_bind(self):
-        self.send(
-            extra=" to='%s' xml:lang='en' xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh'" % self.domain
-        )
-        self.next(lambda e: e.tag.endswith("}features"), "features after restart")
-        self.send("<iq type='set' id='b1' xmlns='jabber:client'><bind xmlns='%s'/></iq>" % NS_BIND)
-        iq = self.next(lambda e: e.get("id") == "b1", "bind result")
-        jid = iq.findtext(".//" + q(NS_BIND, "jid"))
-        if iq.get("type") != "result" or not jid:
-            raise Failure("bind failed: %s" % ET.tostring(iq, encoding="unicode"))
-        return jid
-
-    def stanza(self, xml):
-        self.send(xml)
-
-    def close(self):
-        try:
-            self.rid += 1
-            self.post("<body rid='%d' sid='%s' type='terminate' xmlns='%s'/>" % (self.rid, self.sid, NS_BOSH))
-        except Exception:
-            pass
-
-
-class WebSocket:
-    def __init__(self, port, domain, token):
-        self.ws = websocket.create_connection(
-            "ws://127.0.0.1:%d/xmpp-websocket?token=%s" % (port, token),
-            subprotocols=["xmpp"],
-            suppress_origin=True,
-            timeout=TIMEOUT,
-        )
-        self.domain = domain
-        self.pending = []
-
-    def frame(self):
-        data = self.ws.recv()
-        if not data:
-            raise Failure("WebSocket closed")
-        return ET.fromstring(data)
-
-    def next(self, match, what):
-        deadline = time.time() + TIMEOUT
-        while True:
-            for i, el in enumerate(self.pending):
-                if match(el):
-                    return self.pending.pop(i)
-            if time.time() > deadline:
-                raise Failure("no %s within %d s" % (what, TIMEOUT))
-            el = self.frame()
-            if el.tag == q(NS_FRAMING, "close"):
-                raise Failure("server closed the stream")
-            self.pending.append(el)
-
-    def open(self):
-        self.ws.send("<open xmlns='%s' to='%s' version='1.0'/>" % (NS_FRAMING, self.domain))
-        self.next(lambda e: e.tag == q(NS_FRAMING, "open"), "stream open")
-        feats = self.next(lambda e: e.tag.endswith("}features"), "stream features")
-        return [m.text for m in feats.iter(q(NS_SASL, "mechanism"))]
-
-    def auth(self):
-        self.ws.send("<auth xmlns='%s' mechanism='ANONYMOUS'/>" % NS_SASL)
-        return sasl_outcome(self.next(lambda e: e.tag in (q(NS_SASL, "success"), q(NS_SASL, "failure")), "SASL answer"))
-
-    def restart_and_bind(self):
-        self.open()
-        self.ws.send("<iq type='set' id='b1' xmlns='jabber:client'><bind xmlns='%s'/></iq>" % NS_BIND)
-        iq = self.next(lambda e: e.get("id") == "b1", "bind result")
-        jid = iq.findtext(".//" + q(NS_BIND, "jid"))
-        if iq.get("type") != "result" or not jid:
-            raise Failure("bind failed: %s" % ET.tostring(iq, encoding="unicode"))
-        return jid
-
-    def stanza(self, xml):
-        self.ws.send(xml)
-
-    def close(self):
-        try:
-            self.ws.send("<close xmlns='%s'/>" % NS_FRAMING)
-            self.ws.close()
-        except Exception:
-            pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no matching stanza within {timeout}s")
+            self.stanza("")
 
 
 class Checker:
-    def __init__(self, args):
-        self.a = args
+    def __init__(self, a):
+        self.a = a
+        self.server = Server(a.http_port)
         self.failed = 0
-        self.out = open(args.results, "a")
+        self.out = open(a.results, "a")
 
-    def record(self, ok, name, detail=""):
-        line = "%-10s %-6s %s%s" % (self.a.release, "pass" if ok else "FAIL", name, (": " + detail) if detail else "")
+    def record(self, ok: bool, name: str, detail: str = "") -> None:
+        line = "%-10s %-6s %s%s" % (self.a.release, "pass" if ok else "FAIL", name, f": {detail}" if detail else "")
         print(line, flush=True)
         self.out.write(line + "\n")
         self.out.flush()
-        if not ok:
-            self.failed += 1
+        self.failed += not ok
 
-    def client(self, kind, token):
-        cls = Bosh if kind == "bosh" else WebSocket
-        return cls(self.a.http_port, self.a.domain, token)
+    def mint(self, secret=None, **over) -> str:
+        c = claims(**{"iss": self.a.app_id, "sub": self.a.domain, "room": ROOM, **over})
+        return jwt.encode(c, (secret or self.a.secret).encode("utf-8"), algorithm="HS256")
 
-    def login_ok(self, kind):
-        room = "matrixroom"
-        c = self.client(kind, mint(self.a.secret, self.a.app_id, self.a.domain, room))
+    def client(self, kind: str, token: str):
+        if kind == "bosh":
+            return MucBosh(self.server, self.a.domain, token=token)
+        return WS(self.server, self.a.domain, token=token)
+
+    def login_ok(self, kind: str) -> None:
+        c = self.client(kind, self.mint())
         try:
-            mechs = c.open()
-            if mechs != ["ANONYMOUS"]:
-                raise Failure("mechanisms offered: %s (want only ANONYMOUS)" % mechs)
-            outcome = c.auth()
-            if outcome[0] != "success":
-                raise Failure("login refused: %s %s" % outcome[1:])
-            jid = c.restart_and_bind()
-            self.record(True, "%s token login" % kind, jid)
-        except Exception as e:
-            self.record(False, "%s token login" % kind, str(e))
-            c.close()
-            return
-        try:
-            self.muc(kind, c, room)
+            if kind == "bosh":
+                mechs = c.mechanisms(c.open())
+                result = c.auth()
+                jid = c.bind() if result.ok else None
+            else:
+                features = c.open()
+                mechs = [m.text for m in features.iter("{urn:ietf:params:xml:ns:xmpp-sasl}mechanism")]
+                result = c.auth()
+                jid = c.bind() if result.ok else None
+            ok = result.ok and bool(jid) and mechs == ["ANONYMOUS"]
+            self.record(ok, f"{kind} token login", f"{jid} mechanisms={mechs} {result!r}")
+            if ok:
+                self.muc(kind, c)
+        except Exception as e:  # a hang or protocol error is a failure, not a crash
+            self.record(False, f"{kind} token login", repr(e))
         finally:
-            c.close()
+            c.terminate() if kind == "bosh" else c.close()
 
-    def muc(self, kind, c, room):
-        muc = "conference." + self.a.domain
-        # Allowed: the token's room. Self-presence carries status 110.
-        c.stanza("<presence xmlns='jabber:client' to='%s@%s/tester'><x xmlns='http://jabber.org/protocol/muc'/></presence>" % (room, muc))
-        try:
-            p = c.next(lambda e: e.tag.endswith("}presence") and (e.get("from") or "").startswith("%s@%s" % (room, muc)), "MUC presence")
-            if p.get("type") == "error":
-                raise Failure("join refused: %s" % ET.tostring(p, encoding="unicode"))
-            codes = [s.get("code") for s in p.iter(q(NS_MUC_USER, "status"))]
-            self.record(True, "%s MUC join of the token's room" % kind, "status %s" % codes)
-            ident = p.find(".//{*}identity/{*}user")
-            name = ident.findtext("{*}name") if ident is not None else None
-            self.record(name == "Matrix Tester", "%s presence carries token identity" % kind,
-                        "name=%r" % name)
-        except Exception as e:
-            self.record(False, "%s MUC join of the token's room" % kind, str(e))
-        # Refused: another room.
-        other = "otherroom"
-        c.stanza("<presence xmlns='jabber:client' to='%s@%s/tester'><x xmlns='http://jabber.org/protocol/muc'/></presence>" % (other, muc))
-        try:
-            p = c.next(lambda e: e.tag.endswith("}presence") and (e.get("from") or "").startswith("%s@%s" % (other, muc)), "MUC presence")
-            err = p.find("{*}error")
-            if p.get("type") != "error" or err is None or err.find(q(NS_STANZAS, "not-allowed")) is None:
-                raise Failure("join of a room the token does not name was not refused with not-allowed: %s" % ET.tostring(p, encoding="unicode"))
-            text = err.findtext(q(NS_STANZAS, "text"))
-            code = [c2.tag.split("}")[1] for c2 in err if c2.tag.startswith("{%s}" % NS_JITMEET)]
-            self.record(bool(text) and bool(code), "%s MUC join of another room refused" % kind,
-                        "text=%r code=%s" % (text, code))
-        except Exception as e:
-            self.record(False, "%s MUC join of another room refused" % kind, str(e))
+    def join(self, c, room: str) -> ET.Element:
+        muc = f"{room}@conference.{self.a.domain}"
+        c.stanza(f"<presence xmlns='{CLIENT}' to='{muc}/tester'><x xmlns='{MUC}'/></presence>") if isinstance(c, MucBosh) \
+            else c.send(f"<presence xmlns='{CLIENT}' to='{muc}/tester'><x xmlns='{MUC}'/></presence>")
+        return c.wait_for(lambda e: e.tag == f"{{{CLIENT}}}presence" and (e.get("from") or "").startswith(muc),
+                          timeout=HTTP_TIMEOUT)
 
-    def login_fails(self, kind, token, want_cond, want_text, label):
+    def muc(self, kind: str, c) -> None:
+        try:
+            p = self.join(c, ROOM)
+            codes = [s.get("code") for s in p.iter(f"{{{MUC_USER}}}status")]
+            self.record(p.get("type") != "error" and "110" in codes, f"{kind} MUC join of the token's room",
+                        f"status {codes}" if p.get("type") != "error" else ET.tostring(p, encoding="unicode"))
+            name = p.findtext(".//{*}identity/{*}user/{*}name")
+            self.record(name == "Alice Example", f"{kind} presence carries the token identity", f"name={name!r}")
+        except Exception as e:
+            self.record(False, f"{kind} MUC join of the token's room", repr(e))
+        try:
+            p = self.join(c, OTHER_ROOM)
+            err = p.find(f"{{{CLIENT}}}error")
+            refused = p.get("type") == "error" and err is not None and err.find(f"{{{STANZAS}}}not-allowed") is not None
+            text = err.findtext(f"{{{STANZAS}}}text") if err is not None else None
+            code = [x.tag.split("}")[1] for x in err if x.tag.startswith(f"{{{JITMEET}}}")] if err is not None else []
+            self.record(refused and bool(text) and bool(code), f"{kind} MUC join of another room refused",
+                        f"text={text!r} code={code}" if refused else ET.tostring(p, encoding="unicode"))
+        except Exception as e:
+            self.record(False, f"{kind} MUC join of another room refused", repr(e))
+
+    def login_fails(self, kind: str, token: str, condition: str, text: str, label: str) -> None:
         c = self.client(kind, token)
         try:
-            c.open()
-            outcome = c.auth()
-            ok = outcome[0] == "failure" and outcome[1] == want_cond and (outcome[2] or "").startswith(want_text)
-            self.record(ok, "%s %s refused" % (kind, label), "%s %s %r" % outcome)
+            if kind == "bosh":
+                result, _ = c.login()
+            else:
+                result = c.login()
+            ok = not result.ok and result.condition == condition and (result.text or "").startswith(text)
+            self.record(ok, f"{kind} {label} refused", repr(result))
         except Exception as e:
-            self.record(False, "%s %s refused" % (kind, label), str(e))
+            self.record(False, f"{kind} {label} refused", repr(e))
         finally:
-            c.close()
+            if kind == "ws":
+                c.close()
 
-    def run(self):
-        a = self.a
+    def run(self) -> int:
         for kind in ("bosh", "ws"):
             self.login_ok(kind)
-        self.login_fails("bosh", mint("not the secret, but just as long as one", a.app_id, a.domain, "matrixroom"),
+        self.login_fails("bosh", self.mint(secret="not the secret, but just as long as one"),
                          "not-allowed", "Invalid signature", "bad signature")
-        self.login_fails("ws", mint(a.secret, a.app_id, a.domain, "matrixroom", lifetime=-120),
+        self.login_fails("ws", self.mint(exp=int(time.time()) - 120),
                          "not-allowed", "Not acceptable by exp", "expired token")
-        self.login_fails("ws", mint(a.secret, a.app_id, a.domain, "matrixroom", drop=("room",)),
-                         "not-authorized", "room claim is missing", "token without room")
-        # A server that survived all that still answers (no pinned CPU, no hang).
-        self.login_fails("bosh", mint(a.secret, "someone-else", a.domain, "matrixroom"),
-                         "not-allowed", "invalid 'iss' claim", "foreign issuer")
+        self.login_fails("ws", self.mint(room=DROP), "not-authorized", "room claim is missing", "token without room")
+        # Still answering after the refusals (no pinned CPU, no hang).
+        self.login_fails("bosh", self.mint(iss="someone-else"), "not-allowed", "invalid 'iss' claim",
+                         "foreign issuer")
         return 1 if self.failed else 0
 
 
-def main():
+def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--release", required=True)
     p.add_argument("--http-port", type=int, required=True)
