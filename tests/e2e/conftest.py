@@ -107,5 +107,6 @@ def prosody(keyserver, blackhole):
         server.stop()
     log = server.log()
     server.cleanup()
+    assert not server.killed, "prosody ignored SIGTERM for 10 s"
     assert "Traceback" not in log, log[-8000:]
     assert "Error initializing module" not in log, log[-8000:]

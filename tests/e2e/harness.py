@@ -76,6 +76,7 @@ class Prosody:
         self.hosts_config = hosts_config
         self.global_config = global_config
         self.proc: subprocess.Popen | None = None
+        self.killed = False
         self.dir = Path(tempfile.mkdtemp(prefix="jmt-prosody-"))
         self.c2s_port = free_port()
         self.http_port = free_port()
@@ -175,6 +176,7 @@ plugin_paths = {{ {lua_string(str(PLUGINS))} }}
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
+                self.killed = True  # a server that ignores SIGTERM is a bug worth failing on
                 self.proc.kill()
                 self.proc.wait(5)
         if getattr(self, "stdout", None):
