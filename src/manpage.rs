@@ -24,6 +24,13 @@ pub struct CompletionsArgs {
 
 /// Render the page for `cmd` (the root command, `Cli::command()`).
 pub fn run_man(_args: &ManArgs, cmd: Command, out: &mut dyn Write) -> Result<()> {
+    let mut page = Vec::new();
+    render_man(cmd, &mut page)?;
+    crate::token_cmd::output(out.write_all(&page))?;
+    Ok(())
+}
+
+fn render_man(cmd: Command, out: &mut dyn Write) -> Result<()> {
     let mut cmd = cmd;
     cmd.build();
     let man = Man::new(cmd.clone());
@@ -84,6 +91,9 @@ fn roff_text(s: &str) -> String {
 pub fn run_completions(args: &CompletionsArgs, cmd: Command, out: &mut dyn Write) -> Result<()> {
     let mut cmd = cmd;
     let name = cmd.get_name().to_owned();
-    clap_complete::generate(args.shell, &mut cmd, name, out);
+    // generate() panics on a write error: render first, then write.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, name, &mut script);
+    crate::token_cmd::output(out.write_all(&script))?;
     Ok(())
 }

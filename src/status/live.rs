@@ -91,16 +91,14 @@ fn parse(xml: &str) -> Result<Parsed> {
                     _ => {}
                 }
             }
-            Event::GeneralRef(r) => {
-                // Entities such as &apos; inside a failure text.
-                if stack.last().map(String::as_str) == Some("text") {
-                    if let (Some(f), Ok(Some(c))) = (failure.as_mut(), r.resolve_char_ref()) {
-                        f.1.push(c);
-                    } else if let Some(f) = failure.as_mut() {
-                        let name = r.xml10_content();
-                        if let Some(s) = quick_xml::escape::resolve_xml_entity(&name) {
-                            f.1.push_str(s);
-                        }
+            // Entities such as &apos; inside a failure text.
+            Event::GeneralRef(r) if stack.last().map(String::as_str) == Some("text") => {
+                if let Some(f) = failure.as_mut() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => f.1.push(c),
+                        _ => f.1.push_str(
+                            quick_xml::escape::resolve_xml_entity(&r.xml10_content()).unwrap_or(""),
+                        ),
                     }
                 }
             }

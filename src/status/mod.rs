@@ -100,8 +100,10 @@ pub struct Report {
 pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let report = checks::collect(args, &crate::runner::System);
     match args.output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
-        Output::Text => write_text(out, &report)?,
+        Output::Json => {
+            crate::token_cmd::output(writeln!(out, "{}", serde_json::to_string_pretty(&report)?))?
+        }
+        Output::Text => crate::token_cmd::output(write_text(out, &report))?,
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

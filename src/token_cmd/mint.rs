@@ -132,7 +132,7 @@ pub fn run(args: &MintArgs, out: &mut dyn Write) -> Result<()> {
     };
     let token =
         mint(alg, signing, args.kid.as_deref(), &claims).map_err(|e| anyhow::anyhow!("{e}"))?;
-    writeln!(out, "{token}")?;
+    super::output(writeln!(out, "{token}"))?;
     Ok(())
 }
 

@@ -36,3 +36,11 @@ pub fn run(args: &TokenArgs, out: &mut dyn Write) -> Result<ExitCode> {
         TokenCommand::Verify(a) => verify::run(a, out),
     }
 }
+
+/// A reader that closed the pipe (`| head`) has what it wanted: not an error.
+pub fn output(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

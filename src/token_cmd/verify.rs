@@ -248,8 +248,10 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     };
     let report = explain(&ctx, &result, args.join.as_deref());
     match args.output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
-        Output::Text => write_text(out, &report)?,
+        Output::Json => {
+            crate::token_cmd::output(writeln!(out, "{}", serde_json::to_string_pretty(&report)?))?
+        }
+        Output::Text => crate::token_cmd::output(write_text(out, &report))?,
     }
     Ok(if report.valid {
         ExitCode::SUCCESS
