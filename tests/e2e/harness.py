@@ -58,6 +58,15 @@ def prosody_binary() -> str:
     return path
 
 
+def default_cpath_without_jitsi_tokens() -> str:
+    """Lua 5.4's default cpath minus any entry where a jitsi_tokens.so is installed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LUA_CPATH")}
+    out = subprocess.run(["lua5.4", "-e", "io.write(package.cpath)"], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    keep = [p for p in out.split(";") if p and not Path(p.replace("?", "jitsi_tokens")).exists()]
+    return ";".join(keep)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,8 +81,9 @@ def lua_string(s: str) -> str:
 class Prosody:
     """One private Prosody instance: its own temp dir, ports, log and plugins."""
 
-    def __init__(self, hosts_config: str, global_config: str = ""):
+    def __init__(self, hosts_config: str, global_config: str = "", native: bool = True):
         self.hosts_config = hosts_config
+        self.native = native  # False: start without jitsi_tokens.so (fail-closed test)
         self.global_config = global_config
         self.proc: subprocess.Popen | None = None
         self.killed = False
@@ -97,7 +107,8 @@ class Prosody:
         (d / "data").mkdir()
         (d / "certs").mkdir()
         (d / "cpath").mkdir()
-        shutil.copy(so, d / "cpath" / "jitsi_tokens.so")
+        if self.native:
+            shutil.copy(so, d / "cpath" / "jitsi_tokens.so")
         cfg = d / "prosody.cfg.lua"
         cfg.write_text(
             f"""
@@ -134,6 +145,8 @@ plugin_paths = {{ {lua_string(str(PLUGINS))} }}
             cmd = []
         cmd += [prosody, "--config", str(cfg), "-F"]
         env = dict(os.environ, LUA_CPATH_5_4=f"{d / 'cpath'}/?.so;;")
+        if not self.native:
+            env["LUA_CPATH_5_4"] = default_cpath_without_jitsi_tokens()
         self.stdout = open(d / "stdout.txt", "wb")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15

@@ -213,3 +213,19 @@ def test_log_never_contains_the_token(prosody):
     log = prosody.log()
     assert token.split(".")[2] not in log and token.split(".")[1] not in log
     assert SECRET not in log
+
+
+def test_without_the_native_module_no_login_is_offered():
+    from harness import APP_ID, Prosody
+
+    server = Prosody(f'VirtualHost "meet.test"\n    authentication = "token"\n    app_id = "{APP_ID}"\n'
+                     f'    app_secret = "{SECRET}"\n', native=False)
+    try:
+        server.start()
+        c = Bosh(server, "meet.test", mint())
+        assert c.mechanisms(c.open()) == []
+        assert "the native module jitsi_tokens could not be loaded" in server.log()
+    finally:
+        server.stop()
+        server.cleanup()
+    assert not server.killed
