@@ -1,10 +1,9 @@
 //! Where `token mint`/`token verify` get a host's options: the Prosody config under
 //! `--root` for `--domain`, with explicit flags taking precedence.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use jitsi_tokens_verifier::Options;
 
@@ -60,7 +59,9 @@ impl HostArgs {
             options.app_id = Some(id.clone());
         }
         if let Some(path) = &self.app_secret_file {
-            options.app_secret = Some(read_secret(path)?);
+            // The same reading as `configure --app-secret-file` (one trailing newline dropped).
+            let secret = crate::settings::read_secret(Some(path), None)?;
+            options.app_secret = secret.map(|s| s.0);
         }
         if let Some(alg) = &self.alg {
             options.signature_algorithm = Some(alg.clone());
@@ -70,31 +71,6 @@ impl HostArgs {
             options,
         })
     }
-}
-
-/// A secret from a file or stdin. One trailing newline is dropped because
-/// `echo secret > file` adds it and it is never part of a secret in a Lua string.
-pub fn read_secret(path: &Path) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    if path == Path::new("-") {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading the secret from stdin")?;
-    } else {
-        bytes = std::fs::read(path)
-            .with_context(|| format!("reading secret file {}", path.display()))?;
-    }
-    if bytes.ends_with(b"\r\n") {
-        bytes.truncate(bytes.len() - 2);
-    } else if bytes.ends_with(b"\n") {
-        bytes.truncate(bytes.len() - 1);
-    }
-    anyhow::ensure!(
-        !bytes.is_empty(),
-        "the secret in {} is empty",
-        path.display()
-    );
-    Ok(bytes)
 }
 
 /// One host's view of the enabled Prosody config files under a root: the literal
