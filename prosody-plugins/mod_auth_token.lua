@@ -22,6 +22,11 @@ local function first_line(err)
 	return (s:gsub("^runtime error: ", ""));
 end
 
+-- A token-supplied string (kid) made safe for one log line.
+local function printable(s)
+	return (tostring(s):sub(1, 128):gsub("[%c]", "?"));
+end
+
 ---------------------------------------------------------------------------
 -- Options (module:get_option reads the host value, else the global one)
 
@@ -110,7 +115,7 @@ local function fetch_public_key(kid)
 	local cached = key_cache:get(kid);
 	if cached and cached.expires > os.time() then return cached.pem; end
 	if not async.ready() then
-		module:log("error", "Cannot wait for key %s outside an async context", kid);
+		module:log("error", "Cannot wait for key %s outside an async context", printable(kid));
 		return nil;
 	end
 
@@ -132,7 +137,7 @@ local function fetch_public_key(kid)
 			local req;
 			module:add_timer(key_fetch_timeout, function()
 				if fetch.finished then return; end
-				module:log("warn", "Key server did not answer within %gs for kid %s", key_fetch_timeout, kid);
+				module:log("warn", "Key server did not answer within %gs for kid %s", key_fetch_timeout, printable(kid));
 				finish(nil);
 				if type(req) == "table" and req.conn then pcall(req.conn.close, req.conn); end
 			end);
@@ -142,13 +147,13 @@ local function fetch_public_key(kid)
 						key_cache:set(kid, { pem = body, expires = os.time() + key_cache_ttl });
 						finish(body);
 					else
-						module:log("warn", "Key server answered %s for kid %s", tostring(code), kid);
+						module:log("warn", "Key server answered %s for kid %s", tostring(code), printable(kid));
 						finish(nil);
 					end
 				end);
 			end);
 			if not started then
-				module:log("error", "Could not request key %s: %s", kid, tostring(err));
+				module:log("error", "Could not request key %s: %s", printable(kid), first_line(err));
 				finish(nil);
 			end
 		end
@@ -198,7 +203,7 @@ local function log_refusal(session, token, reason)
 	local kid = "-";
 	local ok, header = pcall(jt.header, token);
 	if ok and type(header) == "table" and type(header.kid) == "string" then kid = header.kid; end
-	module:log("info", "Token refused for session %s: %s (kid=%s)", tostring(session.id or session.sid), reason, kid);
+	module:log("info", "Token refused for session %s: %s (kid=%s)", tostring(session.id or session.sid), reason, printable(kid));
 end
 
 local function verify(session, token)
