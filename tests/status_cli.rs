@@ -1,0 +1,512 @@
+//! `jitsi-meet-tokens status` on small Prosody trees under `--root`: a healthy tree
+//! passes, and each fault turns exactly its check into a failure with a fix hint.
+//! Also the generated man page and completions.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const HOST: &str = r#"-- meet.test, hand-written
+plugin_paths = { "/usr/share/jitsi-meet-tokens/prosody-plugins/", "/usr/share/jitsi-meet/prosody-plugins/" }
+
+VirtualHost "meet.test"
+    authentication = "token" -- do not delete me
+    app_id = "myapp"
+    app_secret = "s3cret"
+    c2s_require_encryption = false
+    modules_enabled = { "bosh"; "presence_identity"; }
+
+Component "conference.meet.test" "muc"
+    modules_enabled = { "token_verification" }
+"#;
+
+const MAIN: &str = "admins = {}\nmodules_enabled = { \"disco\" }\nInclude \"conf.d/*.cfg.lua\"\n";
+
+const MULTIARCH: &str = match std::env::consts::ARCH.as_bytes() {
+    b"aarch64" => "aarch64-linux-gnu",
+    _ => "x86_64-linux-gnu",
+};
+
+fn write(root: &Path, rel: &str, data: &[u8]) -> PathBuf {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+fn module_path() -> String {
+    format!("usr/lib/{MULTIARCH}/lua/5.4/jitsi_tokens.so")
+}
+
+/// A Debian-like root with Prosody 0.12 on Lua 5.4, our plugins and module, and a
+/// token host configured as `configure` leaves it.
+fn tree(main: &str, host: &str) -> TempDir {
+    let dir = TempDir::new().unwrap();
+    let r = dir.path();
+    write(
+        r,
+        "var/lib/dpkg/status",
+        b"Package: prosody\nStatus: install ok installed\nVersion: 0.12.3-1+deb12u1\n\n",
+    );
+    write(r, "usr/bin/prosody", b"#!/usr/bin/env lua5.4\n-- prosody\n");
+    let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("prosody-plugins");
+    for m in [
+        "mod_auth_token.lua",
+        "mod_token_verification.lua",
+        "mod_presence_identity.lua",
+    ] {
+        let text = std::fs::read(plugins.join(m)).unwrap();
+        write(
+            r,
+            &format!("usr/share/jitsi-meet-tokens/prosody-plugins/{m}"),
+            &text,
+        );
+    }
+    // Loaded only by the tests that drop --no-load.
+    write(r, &module_path(), b"\x7fELF placeholder");
+    write(r, "etc/prosody/prosody.cfg.lua", main.as_bytes());
+    write(
+        r,
+        "etc/prosody/conf.avail/meet.test.cfg.lua",
+        host.as_bytes(),
+    );
+    std::fs::create_dir_all(r.join("etc/prosody/conf.d")).unwrap();
+    // An absolute link, as Debian's tools make it: resolved inside the root.
+    std::os::unix::fs::symlink(
+        "/etc/prosody/conf.avail/meet.test.cfg.lua",
+        r.join("etc/prosody/conf.d/meet.test.cfg.lua"),
+    )
+    .unwrap();
+    dir
+}
+
+fn status(root: &Path, extra: &[&str]) -> (i32, Value) {
+    let out = Command::cargo_bin("jitsi-meet-tokens")
+        .unwrap()
+        .args(["status", "--output", "json", "--root"])
+        .arg(root)
+        .args(extra)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), report)
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id}: {report:#}"))
+}
+
+fn failed(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn healthy_tree_passes() {
+    let t = tree(MAIN, HOST);
+    let (code, report) = status(t.path(), &["--no-load"]);
+    assert_eq!(failed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0);
+    assert_eq!(report["ok"], true);
+    for id in [
+        "prosody-version",
+        "native-module",
+        "plugins",
+        "include",
+        "authentication",
+        "token-options",
+        "plugin_paths",
+        "c2s_require_encryption",
+        "token_verification",
+        "presence_identity",
+        "clock",
+    ] {
+        assert_eq!(check(&report, id)["status"], "ok", "{id}: {report:#}");
+    }
+    assert_eq!(check(&report, "key-server")["status"], "skip");
+    // The host was found without --domain (authentication = "token"), and the
+    // secret is described, never shown.
+    let host = &report["hosts"][0];
+    assert_eq!(host["domain"], "meet.test");
+    let text = report.to_string();
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("set, 6 bytes"), "{text}");
+    assert!(check(&report, "token-options")["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("HS256"));
+}
+
+/// Each fault, the check it must fail, and a word its hint must contain.
+#[test]
+fn each_fault_fails_its_check_with_a_hint() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("include", MAIN, "", "Include \"conf.d/*.cfg.lua\""),
+        (
+            "plugin_paths",
+            MAIN,
+            "\"/usr/share/jitsi-meet-tokens/prosody-plugins/\", \"/usr/share/jitsi-meet/prosody-plugins/\"|\"/usr/share/jitsi-meet/prosody-plugins/\", \"/usr/share/jitsi-meet-tokens/prosody-plugins/\"",
+            "ahead of Jitsi",
+        ),
+        (
+            "plugin_paths",
+            MAIN,
+            "plugin_paths = {|plugin_paths_unused = {",
+            "first in plugin_paths",
+        ),
+        ("c2s_require_encryption", MAIN, "c2s_require_encryption = false|c2s_require_encryption = true", "= false"),
+        (
+            "token_verification",
+            MAIN,
+            "{ \"token_verification\" }|{ \"muc_meeting_id\" }",
+            "add \"token_verification\"",
+        ),
+        (
+            "token_verification",
+            MAIN,
+            "Component \"conference.meet.test\" \"muc\"|Component \"rooms.meet.test\" \"muc\"",
+            "add the MUC component",
+        ),
+        ("token-options", MAIN, "app_id = \"myapp\"|-- no app id", "app_id is required"),
+        (
+            "token-options",
+            MAIN,
+            "app_id = \"myapp\"|app_id = \"myapp\"\n    signature_algorithm = \"RS256\"",
+            "asap_key_server",
+        ),
+        ("authentication", MAIN, "authentication = \"token\"|authentication = \"internal_hashed\"", "\"token\""),
+    ];
+    for (id, main, edit, hint) in cases {
+        let (main, host) = if edit.is_empty() {
+            (
+                main.replace("Include \"conf.d/*.cfg.lua\"\n", ""),
+                HOST.to_owned(),
+            )
+        } else {
+            let (from, to) = edit.split_once('|').unwrap();
+            assert!(HOST.contains(from), "{from}");
+            (main.to_string(), HOST.replace(from, to))
+        };
+        let t = tree(&main, &host);
+        // --domain: a host that lost `authentication = "token"` is still checked.
+        let (code, report) = status(t.path(), &["--no-load", "--domain", "meet.test"]);
+        assert_eq!(code, 1, "{id}: {report:#}");
+        let c = check(&report, id);
+        assert_eq!(c["status"], "fail", "{id}/{edit}: {report:#}");
+        let h = c["hint"].as_str().unwrap_or_default();
+        assert!(h.contains(hint), "{id}: hint {h:?} lacks {hint:?}");
+        assert_eq!(
+            failed(&report),
+            vec![id.to_string()],
+            "{edit}: only {id} fails: {report:#}"
+        );
+    }
+}
+
+#[test]
+fn missing_presence_identity_is_a_warning() {
+    let t = tree(MAIN, &HOST.replace("\"presence_identity\";", ""));
+    let (code, report) = status(t.path(), &["--no-load"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(check(&report, "presence_identity")["status"], "warn");
+}
+
+#[test]
+fn old_prosody_missing_parts_and_no_token_host() {
+    let t = tree(
+        MAIN,
+        &HOST.replace(
+            "authentication = \"token\"",
+            "authentication = \"anonymous\"",
+        ),
+    );
+    write(
+        t.path(),
+        "var/lib/dpkg/status",
+        b"Package: prosody\nStatus: install ok installed\nVersion: 0.11.5-1\n\n",
+    );
+    std::fs::remove_file(t.path().join(module_path())).unwrap();
+    std::fs::remove_file(
+        t.path()
+            .join("usr/share/jitsi-meet-tokens/prosody-plugins/mod_auth_token.lua"),
+    )
+    .unwrap();
+    let (code, report) = status(t.path(), &[]);
+    assert_eq!(code, 1);
+    let c = check(&report, "prosody-version");
+    assert!(c["summary"].as_str().unwrap().contains("0.11.5"), "{c}");
+    assert!(c["hint"].as_str().unwrap().contains("0.11.6"), "{c}");
+    assert!(check(&report, "plugins")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("mod_auth_token.lua"));
+    assert_eq!(check(&report, "token-hosts")["status"], "fail");
+
+    // Prosody recent enough: the missing module is reported with how to get it.
+    write(
+        t.path(),
+        "var/lib/dpkg/status",
+        b"Package: prosody\nStatus: install ok installed\nVersion: 0.12.3-1\n\n",
+    );
+    let (_, report) = status(t.path(), &[]);
+    let c = check(&report, "native-module");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("lua/5.4/jitsi_tokens.so is missing"),
+        "{c}"
+    );
+}
+
+/// The module is loaded by a real lua5.4: garbage fails, the built module passes.
+#[test]
+fn native_module_is_loaded_by_prosodys_lua() {
+    if which("lua5.4").is_none() {
+        panic!("lua5.4 is not installed (apt-get install lua5.4)");
+    }
+    let t = tree(MAIN, HOST);
+    let (code, report) = status(t.path(), &[]);
+    assert_eq!(code, 1);
+    let c = check(&report, "native-module");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("does not load in lua5.4"),
+        "{c}"
+    );
+
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let built = target.join("release/libjitsi_tokens.so");
+    let so = std::fs::read(&built).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run `cargo build --release` first",
+            built.display()
+        )
+    });
+    write(t.path(), &module_path(), &so);
+    let (code, report) = status(t.path(), &[]);
+    let c = check(&report, "native-module");
+    assert_eq!(c["status"], "ok", "{report:#}");
+    assert!(
+        c["summary"].as_str().unwrap().contains("loads in lua5.4"),
+        "{c}"
+    );
+    assert_eq!(code, 0, "{report:#}");
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.is_file())
+}
+
+/// A loopback HTTP server answering every request with `status`, `Date: date`.
+fn http_server(status: &'static str, date: String, body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nDate: {date}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn key_server_and_clock() {
+    let key_host = |url: &str| {
+        HOST.replace(
+            "app_secret = \"s3cret\"",
+            &format!("asap_key_server = \"{url}/keys\""),
+        )
+    };
+    // Reachable, clock in step (404 at the base URL still proves reachability).
+    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let url = http_server("404 Not Found", now, "");
+    let t = tree(MAIN, &key_host(&url));
+    let (code, report) = status(t.path(), &["--no-load"]);
+    assert_eq!(check(&report, "key-server")["status"], "ok", "{report:#}");
+    assert_eq!(check(&report, "clock")["status"], "ok", "{report:#}");
+    assert_eq!(code, 0);
+
+    // The key server's clock is an hour ahead: tokens it mints look not yet valid.
+    let ahead = httpdate::fmt_http_date(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    );
+    let url = http_server("200 OK", ahead, "");
+    let t = tree(MAIN, &key_host(&url));
+    let (code, report) = status(t.path(), &["--no-load"]);
+    let c = check(&report, "clock");
+    assert_eq!(c["status"], "fail", "{report:#}");
+    assert!(
+        c["summary"].as_str().unwrap().contains("-3600 s off")
+            || c["summary"].as_str().unwrap().contains("-3599 s off"),
+        "{c}"
+    );
+    assert_eq!(code, 1);
+
+    // Nothing listening.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", dead.local_addr().unwrap().port());
+    drop(dead);
+    let t = tree(MAIN, &key_host(&url));
+    let (code, report) = status(t.path(), &["--no-load", "--timeout", "3s"]);
+    assert_eq!(check(&report, "key-server")["status"], "fail", "{report:#}");
+    assert_eq!(code, 1);
+
+    // A keys URL must serve keys.
+    let url = http_server(
+        "200 OK",
+        httpdate::fmt_http_date(std::time::SystemTime::now()),
+        "{\"keys\": 5}",
+    );
+    let t = tree(
+        MAIN,
+        &HOST.replace(
+            "app_secret = \"s3cret\"",
+            &format!("cache_keys_url = \"{url}/jwks.json\""),
+        ),
+    );
+    let (code, report) = status(t.path(), &["--no-load"]);
+    assert_eq!(check(&report, "key-server")["status"], "fail", "{report:#}");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn text_output_and_doctor_alias() {
+    let t = tree(
+        MAIN,
+        &HOST.replace(
+            "c2s_require_encryption = false",
+            "c2s_require_encryption = true",
+        ),
+    );
+    let out = Command::cargo_bin("jitsi-meet-tokens")
+        .unwrap()
+        .args(["doctor", "--no-load", "--root"])
+        .arg(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Host meet.test (/etc/prosody/conf.avail/meet.test.cfg.lua)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL  c2s_require_encryption [meet.test]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: set c2s_require_encryption = false"),
+        "{text}"
+    );
+    assert!(text.contains("1 check(s) failed"), "{text}");
+}
+
+#[test]
+fn man_page_and_completions_come_from_the_cli() {
+    let out = Command::cargo_bin("jitsi-meet-tokens")
+        .unwrap()
+        .arg("man")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let man = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        man.contains(".TH jitsi-meet-tokens 1"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    for section in ["CONFIGURE", "TOKEN MINT", "TOKEN VERIFY", "STATUS"] {
+        assert!(
+            man.contains(&format!(".SH \"JITSI-MEET-TOKENS {section}\"")),
+            "{section}"
+        );
+    }
+    // Flags documented once in their doc comments appear with that text.
+    assert!(man.contains("app\\-secret\\-file"));
+    assert!(man.contains("log in over BOSH"));
+    // The page renders without roff warnings.
+    if which("man").is_some() {
+        let dir = TempDir::new().unwrap();
+        let page = write(dir.path(), "jmt.1", man.as_bytes());
+        let out = std::process::Command::new("man")
+            .env("MANWIDTH", "80")
+            .arg("--warnings")
+            .arg("-l")
+            .arg(&page)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "roff warnings");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("JITSI-MEET-TOKENS TOKEN MINT"));
+    }
+    for (shell, needle) in [
+        ("bash", "_jitsi__meet__tokens"),
+        ("zsh", "#compdef jitsi-meet-tokens"),
+        ("fish", "complete -c jitsi-meet-tokens"),
+    ] {
+        let out = Command::cargo_bin("jitsi-meet-tokens")
+            .unwrap()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(needle), "{shell}");
+        assert!(
+            script.contains("app-secret-file"),
+            "{shell} completes flags"
+        );
+    }
+    // The hidden commands stay out of --help.
+    let help = Command::cargo_bin("jitsi-meet-tokens")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("status") && !help.contains("completions"),
+        "{help}"
+    );
+}
