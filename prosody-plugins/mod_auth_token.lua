@@ -146,8 +146,9 @@ local function fetch_public_key(kid)
 					if code == 200 and type(body) == "string" and body:find("-----BEGIN", 1, true) then
 						key_cache:set(kid, { pem = body, expires = os.time() + key_cache_ttl });
 						finish(body);
-					else
-						module:log("warn", "Key server answered %s for kid %s", tostring(code), printable(kid));
+					elseif not fetch.finished then -- (after a timeout the close lands here)
+						module:log("warn", "Key server answered HTTP %s%s for kid %s", tostring(code),
+							code == 200 and " without a PEM body" or "", printable(kid));
 						finish(nil);
 					end
 				end);
