@@ -110,12 +110,11 @@ def test_unreachable_key_server_fails_fast_while_others_log_in(prosody, rsa_key)
     t.start()
     time.sleep(0.3)
     # While that login waits for the key, the server keeps serving everyone else.
-    t0 = time.monotonic()
     for _ in range(3):
         result, _ = Bosh(prosody, "meet.test", mint()).login()
         assert result.ok, result
-    assert time.monotonic() - t0 < 1.5
-    assert t.is_alive(), "the key-server login should still be waiting"
+    # They finished while the stuck login still waits (its timeout is 2 s).
+    assert t.is_alive(), "other logins were held up by the key fetch"
     t.join(20)
     result = outcome["result"]
     assert (result.ok, result.text) == (False, "could not obtain public key")
