@@ -98,12 +98,18 @@ fn strs(v: Option<&LoadedValue>) -> Vec<String> {
 /// The running instance as the (new) config describes it.
 pub fn service(root: &Path, sys: &System, cfg: &LoadedConfig, domain: &str) -> Service {
     let g = |k: &str| cfg.get("*", k);
+    // The pidfile path is the one Prosody sees. Under a root that Prosody is chrooted
+    // into it lies inside the root; a Prosody run from a scratch root on this
+    // machine (tests, image builds) uses host paths: take the one whose directory exists.
     let pidfile = strs(g("pidfile")).into_iter().next().map(|p| {
         let p = PathBuf::from(p);
+        let inside = under(root, &p);
         if root == Path::new("/") || p.starts_with(root) {
             p
+        } else if inside.parent().is_some_and(Path::is_dir) {
+            inside
         } else {
-            under(root, p)
+            p
         }
     });
     let has_bosh = |host: &str| {
@@ -227,11 +233,12 @@ pub fn execute(
         Ok(r) => {
             out.restart = r.what.into();
             rep.info(&format!(
-                "Prosody {} ({}), PID {}{}",
+                "Prosody {} ({}), PID {}{}; confirmed by {}",
                 r.what,
                 r.method,
                 r.new_pid,
-                r.old_pid.map(|p| format!(", was {p}")).unwrap_or_default()
+                r.old_pid.map(|p| format!(", was {p}")).unwrap_or_default(),
+                r.confirmed_by
             ));
             Ok(out)
         }

@@ -45,6 +45,8 @@ pub struct Restarted {
     pub method: String,
     pub old_pid: Option<i32>,
     pub new_pid: i32,
+    /// How the answer was checked (BOSH session offering ANONYMOUS, or the c2s port).
+    pub confirmed_by: String,
 }
 
 /// The PID in `pidfile` when that process is alive (not a zombie) and is Prosody: a
@@ -163,6 +165,13 @@ impl Service {
             .with_context(|| {
                 format!("Prosody (PID {new_pid}) started but does not answer properly")
             })?;
+        let confirmed_by = match (&self.bosh, expect) {
+            (Some((h, p)), Expect::TokenLogin) => {
+                format!("BOSH on {h}:{p} offering token login for {domain}")
+            }
+            (Some((h, p)), Expect::Alive) => format!("HTTP on {h}:{p}"),
+            (None, _) => format!("c2s port {}:{}", self.c2s.0, self.c2s.1),
+        };
         Ok(Restarted {
             what: if old.is_some() {
                 "restarted"
@@ -172,6 +181,7 @@ impl Service {
             method,
             old_pid: old,
             new_pid,
+            confirmed_by,
         })
     }
 
@@ -227,7 +237,16 @@ impl Service {
              xmpp:version='1.0'/>",
             xml_escape(domain)
         );
-        let reply = http_post(host, *port, "/http-bind", &body)?;
+        // Prosody routes HTTP by Host: a BOSH endpoint enabled on the VirtualHost
+        // only answers for the domain's name.
+        let reply = match http_post(host, *port, domain, "/http-bind", &body) {
+            Ok(r) => r,
+            // Any HTTP answer proves the server is up (the domain may be gone).
+            Err(e) if expect == Expect::Alive && e.to_string().contains("answered HTTP") => {
+                return Ok(())
+            }
+            Err(e) => return Err(e),
+        };
         match expect {
             Expect::Alive => Ok(()),
             Expect::TokenLogin if reply.contains(">ANONYMOUS<") => Ok(()),
@@ -256,7 +275,7 @@ fn first_addr(host: &str, port: u16) -> Result<std::net::SocketAddr> {
 
 /// Minimal HTTP/1.0 POST over loopback: we only need the status and the body of one
 /// request, so a client library would add weight without adding safety.
-fn http_post(host: &str, port: u16, path: &str, body: &str) -> Result<String> {
+fn http_post(host: &str, port: u16, vhost: &str, path: &str, body: &str) -> Result<String> {
     let addr = first_addr(host, port)?;
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("BOSH port {host}:{port} does not answer"))?;
@@ -264,7 +283,7 @@ fn http_post(host: &str, port: u16, path: &str, body: &str) -> Result<String> {
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
     write!(
         s,
-        "POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: text/xml; charset=utf-8\r\n\
+        "POST {path} HTTP/1.0\r\nHost: {vhost}\r\nContent-Type: text/xml; charset=utf-8\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;

@@ -105,7 +105,7 @@ pub fn resolve_link(root: &Path, link: &Path) -> Option<PathBuf> {
 
 /// `a/conf.d/../conf.avail/x` → `a/conf.avail/x`, without touching the file system
 /// (`canonicalize` would follow symlinks out of the root).
-fn normalize(p: &Path) -> PathBuf {
+pub fn normalize(p: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in p.components() {

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::fsops::{prosody_gid, under};
 use crate::plan::{Action, Plan};
 use crate::runner::{Cmd, Runner};
-use crate::tree::{resolve_link, Tree, CONF_DIR};
+use crate::tree::{normalize, resolve_link, Tree, CONF_DIR};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -73,7 +73,7 @@ fn staged_texts(tree: &Tree, plan: &Plan) -> Result<(String, BTreeMap<String, St
         let name = e.file_name().unwrap().to_string_lossy().into_owned();
         let target = match links.get(e.as_path()) {
             Some(None) => continue,
-            Some(Some(t)) => e.parent().unwrap().join(t),
+            Some(Some(t)) => normalize(&e.parent().unwrap().join(t)),
             None if e.is_symlink() => match resolve_link(&tree.root, &e) {
                 Some(t) => t,
                 None => continue,
@@ -222,4 +222,63 @@ pub fn check_plan(
         ));
     }
     Ok((loaded, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsops::Perms;
+    use crate::plan::Change;
+
+    /// A host file that only exists in the plan (new file + new conf.d link) must be
+    /// part of what is validated.
+    #[test]
+    fn staged_config_includes_planned_host_files() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let etc = root.join("etc/prosody");
+        std::fs::create_dir_all(etc.join("conf.d")).unwrap();
+        std::fs::create_dir_all(etc.join("conf.avail")).unwrap();
+        std::fs::write(
+            etc.join("prosody.cfg.lua"),
+            "Include \"conf.d/*.cfg.lua\"\n",
+        )
+        .unwrap();
+        let tree = crate::tree::scan(root).unwrap();
+        let perms = Perms {
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        let plan = Plan {
+            changes: vec![
+                Change {
+                    path: etc.join("conf.avail/x.cfg.lua"),
+                    shown: "/etc/prosody/conf.avail/x.cfg.lua".into(),
+                    old: None,
+                    action: Action::Write {
+                        new: "VirtualHost \"x\"\n".into(),
+                    },
+                    perms,
+                    restart: true,
+                },
+                Change {
+                    path: etc.join("conf.d/x.cfg.lua"),
+                    shown: "/etc/prosody/conf.d/x.cfg.lua".into(),
+                    old: None,
+                    action: Action::Symlink {
+                        target: "../conf.avail/x.cfg.lua".into(),
+                    },
+                    perms,
+                    restart: true,
+                },
+            ],
+            ..Plan::default()
+        };
+        let (_, confd) = staged_texts(&tree, &plan).unwrap();
+        assert_eq!(
+            confd.get("x.cfg.lua").map(String::as_str),
+            Some("VirtualHost \"x\"\n")
+        );
+    }
 }

@@ -10,6 +10,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -39,6 +40,22 @@ def alive(pid: int) -> bool:
         return False
 
 
+def drop_option(text: str, key: str) -> str:
+    lines = text.split("\n")
+    out, skipping = [], False
+    for line in lines:
+        if skipping:
+            if line.startswith("}"):
+                skipping = False
+            continue
+        m = re.match(rf"{key}\s*=\s*(.*)$", line)
+        if m:
+            skipping = m.group(1).startswith("{") and "}" not in m.group(1)
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 class ScratchRoot:
     def __init__(self):
         if shutil.which("prosody") is None:
@@ -50,8 +67,21 @@ class ScratchRoot:
         self.http_port = free_port()
         self.c2s_port = free_port()
         self.procs: list[subprocess.Popen] = []
+        # Debian's config as the package ships it: its conffiles under /etc/prosody
+        # (other suites may be changing the live /etc/prosody meanwhile) and the
+        # conf.d link its postinst makes.
         etc = self.root / "etc/prosody"
-        shutil.copytree("/etc/prosody", etc, symlinks=True)
+        conffiles = subprocess.run(["dpkg-query", "-W", "-f=${Conffiles}", "prosody"],
+                                   capture_output=True, text=True, check=True).stdout
+        for line in conffiles.splitlines():
+            path = line.split()[0] if line.strip() else ""
+            if path.startswith("/etc/prosody/"):
+                dest = self.root / path.lstrip("/")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest)
+        (etc / "conf.d").mkdir()
+        (etc / "certs").mkdir()
+        os.symlink("../conf.avail/localhost.cfg.lua", etc / "conf.d/localhost.cfg.lua")
         (self.root / "var/lib/dpkg").mkdir(parents=True)
         status = subprocess.run(["dpkg-query", "-s", "prosody"], capture_output=True, check=True).stdout
         (self.root / "var/lib/dpkg/status").write_bytes(status)
@@ -80,9 +110,18 @@ modules_disabled = {{ "s2s", "offline" }}
 consider_bosh_secure = true
 prosodyctl_service_warnings = false
 """
-        include = 'Include "conf.d/*.cfg.lua"'
-        assert include in text, "Debian's prosody.cfg.lua ends with the conf.d Include"
-        main.write_text(text.replace(include, overrides + include))
+        # Prosody 0.12 fails on a global option set twice, so Debian's own lines for
+        # the options we move go first (each is `key = value` or a `{ ... }` block
+        # closed by a line starting with `}`).
+        for key in ("pidfile", "data_path", "certificates", "log", "interfaces", "c2s_ports",
+                    "http_ports", "http_interfaces", "https_ports", "modules_disabled",
+                    "consider_bosh_secure", "prosodyctl_service_warnings"):
+            text = drop_option(text, key)
+        # Global options must come before the first VirtualHost line (Debian's file
+        # has `VirtualHost "localhost"` above its conf.d Include).
+        first_host = re.search(r"^VirtualHost ", text, re.M)
+        assert first_host, "Debian's prosody.cfg.lua has a VirtualHost line"
+        main.write_text(text[: first_host.start()] + overrides + "\n" + text[first_host.start():])
         pw = pwd.getpwnam("prosody")
         for p in [self.run_dir, *self.run_dir.rglob("*")]:
             os.chown(p, pw.pw_uid, pw.pw_gid)
@@ -96,11 +135,12 @@ prosodyctl_service_warnings = false
     def run(self, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run([installer(), *args], input=stdin, capture_output=True, text=True, timeout=timeout)
 
-    def configure(self, secret: str, *extra: str, app_id: str = "myapp") -> tuple[subprocess.CompletedProcess, dict]:
+    def configure(self, secret: str, *extra: str, app_id: str = "myapp",
+                  plugin_dir: Path = PLUGINS) -> tuple[subprocess.CompletedProcess, dict]:
         r = self.run(
             "configure", "--root", str(self.root), "--domain", DOMAIN, "--app-id", app_id,
             "--app-secret-file", "-", "--non-interactive", "--output", "json",
-            "--native-module", str(self.module), "--plugin-dir", str(PLUGINS), *extra,
+            "--native-module", str(self.module), "--plugin-dir", str(plugin_dir), *extra,
             stdin=secret,
         )
         return r, json.loads(r.stdout)
@@ -139,10 +179,24 @@ prosodyctl_service_warnings = false
                "prosody", "--config", str(self.root / "etc/prosody/prosody.cfg.lua"), "-F"]
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(p)
-        self.wait_http()
-        pid = self.pid()
-        assert pid == p.pid, (pid, p.pid)
-        return pid
+        self.wait_port(self.c2s_port)
+        deadline = time.monotonic() + 10
+        while self.pid() != p.pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.pid() == p.pid, (self.pid(), p.pid)
+        return p.pid
+
+    def wait_port(self, port: int, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"prosody does not listen on {port}:\n" + self.log_text()[-4000:])
+            time.sleep(0.05)
 
     def wait_http(self, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout

@@ -20,7 +20,8 @@ def scratch():
 
 
 def login(s: ScratchRoot, token: str):
-    return Bosh(s, DOMAIN, token).login()
+    # BOSH is enabled on the VirtualHost, and Prosody routes HTTP by Host.
+    return Bosh(s, DOMAIN, token, headers={"Host": DOMAIN}).login()
 
 
 def test_configure_restarts_prosody_and_tokens_work(scratch):
@@ -91,7 +92,7 @@ def test_prosody_that_cannot_come_back_is_rolled_back(scratch, tmp_path):
     empty = tmp_path / "no-plugins"
     empty.mkdir()
     empty.chmod(0o755)
-    r, out = scratch.configure("s3cret", "--plugin-dir", str(empty))
+    r, out = scratch.configure("s3cret", plugin_dir=empty)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert out["restart"] == "failed", out
     assert "did not come back" in out["error"], out
@@ -101,7 +102,7 @@ def test_prosody_that_cannot_come_back_is_rolled_back(scratch, tmp_path):
         "the old config files are back, byte for byte"
     # Prosody runs again on the old config.
     assert scratch.pid() is not None
-    scratch.wait_http()
+    scratch.wait_port(scratch.c2s_port)
 
 
 def test_unconfigure_restores_the_files_and_ends_token_logins(scratch):
