@@ -88,6 +88,8 @@ def test_generated_secret_and_detected_domain_default(scratch):
     # offer it as the default domain and keep/replace the secret on request.
     r, _ = scratch.configure("initial-secret", "--no-restart")
     assert r.returncode == 0, r.stdout
+    # Without the settings file the values are missing again: detection must offer them.
+    (scratch.root / "etc/jitsi-meet-tokens/settings.toml").unlink()
     pane = Pane(command(scratch))
     try:
         screen = pane.wait("Jitsi Meet domain")
