@@ -58,15 +58,6 @@ def prosody_binary() -> str:
     return path
 
 
-def default_cpath_without_jitsi_tokens() -> str:
-    """Lua 5.4's default cpath minus any entry where a jitsi_tokens.so is installed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LUA_CPATH")}
-    out = subprocess.run(["lua5.4", "-e", "io.write(package.cpath)"], env=env, capture_output=True,
-                         text=True, check=True).stdout
-    keep = [p for p in out.split(";") if p and not Path(p.replace("?", "jitsi_tokens")).exists()]
-    return ";".join(keep)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,7 +74,7 @@ class Prosody:
 
     def __init__(self, hosts_config: str, global_config: str = "", native: bool = True):
         self.hosts_config = hosts_config
-        self.native = native  # False: start without jitsi_tokens.so (fail-closed test)
+        self.native = native  # False: a broken jitsi_tokens.so (fail-closed test)
         self.global_config = global_config
         self.proc: subprocess.Popen | None = None
         self.killed = False
@@ -109,6 +100,9 @@ class Prosody:
         (d / "cpath").mkdir()
         if self.native:
             shutil.copy(so, d / "cpath" / "jitsi_tokens.so")
+        else:
+            # Unloadable, and first on the cpath so an installed copy cannot stand in.
+            (d / "cpath" / "jitsi_tokens.so").write_text("not a shared object\n")
         cfg = d / "prosody.cfg.lua"
         cfg.write_text(
             f"""
@@ -145,8 +139,6 @@ plugin_paths = {{ {lua_string(str(PLUGINS))} }}
             cmd = []
         cmd += [prosody, "--config", str(cfg), "-F"]
         env = dict(os.environ, LUA_CPATH_5_4=f"{d / 'cpath'}/?.so;;")
-        if not self.native:
-            env["LUA_CPATH_5_4"] = default_cpath_without_jitsi_tokens()
         self.stdout = open(d / "stdout.txt", "wb")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15

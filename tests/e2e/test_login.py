@@ -215,7 +215,7 @@ def test_log_never_contains_the_token(prosody):
     assert SECRET not in log
 
 
-def test_without_the_native_module_no_login_is_offered():
+def test_unloadable_native_module_offers_no_login():
     from harness import APP_ID, Prosody
 
     server = Prosody(f'VirtualHost "meet.test"\n    authentication = "token"\n    app_id = "{APP_ID}"\n'
