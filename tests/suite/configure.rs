@@ -120,36 +120,32 @@ fn any_secret_reads_back_byte_identical_through_prosodys_loader() {
 #[test]
 fn secret_from_stdin_and_from_the_environment() {
     let r = Root::new("jitsi");
-    let mut c = cmd();
-    c.args(["configure", "--root"])
-        .arg(r.path())
-        .args([
-            "--domain",
-            "meet.example.com",
-            "--app-id",
-            "myapp",
-            "--app-secret-file",
-            "-",
-        ])
-        .args([
-            "--non-interactive",
-            "--no-restart",
-            "--output",
-            "json",
-            "--native-module",
-        ])
-        .arg(&r.module)
-        .write_stdin("from-stdin\n");
+    let mut c = r.bare();
+    c.args([
+        "--domain",
+        "meet.example.com",
+        "--app-id",
+        "myapp",
+        "--app-secret-file",
+        "-",
+    ])
+    .args([
+        "--non-interactive",
+        "--no-restart",
+        "--output",
+        "json",
+        "--native-module",
+    ])
+    .arg(&r.module)
+    .write_stdin("from-stdin\n");
     c.assert().success();
     assert_eq!(
         loaded(&r.file(HOST), "meet.example.com", "app_secret").unwrap(),
         b"from-stdin"
     );
 
-    let mut c = cmd();
-    c.args(["configure", "--root"])
-        .arg(r.path())
-        .args(["--domain", "meet.example.com", "--app-id", "myapp"])
+    let mut c = r.bare();
+    c.args(["--domain", "meet.example.com", "--app-id", "myapp"])
         .args(["--non-interactive", "--no-restart", "--output", "json"])
         .env("JITSI_MEET_TOKENS_APP_SECRET", "from-env");
     let out = c.output().unwrap();
@@ -165,10 +161,8 @@ fn secret_from_stdin_and_from_the_environment() {
     );
 
     // No secret given at all: the one in the file is kept, nothing changes.
-    let mut c = cmd();
-    c.args(["configure", "--root"])
-        .arg(r.path())
-        .args(["--domain", "meet.example.com", "--app-id", "myapp"])
+    let mut c = r.bare();
+    c.args(["--domain", "meet.example.com", "--app-id", "myapp"])
         .args(["--non-interactive", "--no-restart", "--output", "json"]);
     let out = c.output().unwrap();
     assert!(out.status.success());
@@ -406,9 +400,8 @@ fn missing_native_module_names_the_lua_version() {
     let r = Root::new("jitsi");
     std::fs::write(r.file("usr/bin/prosody"), "#!/usr/bin/lua5.2\n").unwrap();
     let sf = r.secret_file(b"s");
-    let out = cmd()
-        .args(["configure", "--root"])
-        .arg(r.path())
+    let out = r
+        .bare()
         .args([
             "--domain",
             "meet.example.com",
@@ -439,9 +432,8 @@ fn settings_file_supplies_values_and_keeps_comments() {
     )
     .unwrap();
     let sf = r.secret_file(b"s");
-    let out = cmd()
-        .args(["configure", "--root"])
-        .arg(r.path())
+    let out = r
+        .bare()
         .args(["--app-secret-file"])
         .arg(&sf)
         .args([
@@ -464,9 +456,8 @@ fn settings_file_supplies_values_and_keeps_comments() {
         b"from-file"
     );
     // A new value from the environment is recorded in place, comments kept.
-    let out = cmd()
-        .args(["configure", "--root"])
-        .arg(r.path())
+    let out = r
+        .bare()
         .args(["--non-interactive", "--no-restart", "--output", "json"])
         .env("JITSI_MEET_TOKENS_APP_ID", "from-env")
         .output()

@@ -64,6 +64,12 @@ impl Root {
             .args(extra);
         c
     }
+    /// `configure --root ROOT` and nothing else: each test adds what it is about.
+    pub fn bare(&self) -> Command {
+        let mut c = cmd();
+        c.args(["configure", "--root"]).arg(self.path());
+        c
+    }
     pub fn unconfigure(&self, domain: &str) -> Command {
         let mut c = cmd();
         c.args(["unconfigure", "--root"]).arg(self.path()).args([

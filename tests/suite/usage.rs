@@ -14,9 +14,8 @@ fn unknown_flag_is_exit_2() {
 #[test]
 fn missing_domain_without_terminal_is_exit_2() {
     let r = Root::new("jitsi");
-    let out = cmd()
-        .args(["configure", "--root"])
-        .arg(r.path())
+    let out = r
+        .bare()
         .args(["--app-id", "a", "--non-interactive", "--output", "json"])
         .env("JITSI_MEET_TOKENS_APP_SECRET", "x")
         .output()
@@ -42,9 +41,8 @@ fn secret_and_key_server_together_is_exit_2() {
 #[test]
 fn missing_secret_is_exit_2_and_names_the_ways_to_give_it() {
     let r = Root::new("jitsi");
-    let out = cmd()
-        .args(["configure", "--root"])
-        .arg(r.path())
+    let out = r
+        .bare()
         .args([
             "--domain",
             "meet.example.com",
