@@ -18,8 +18,10 @@
 //! - [`key_file`]`(kid)` is `<lowercase hex sha256(kid)>.pem`.
 //! - [`mint`] signs a token (CLI `token mint` and tests).
 //!
-//! Additions: [`Verifier::verify_bytes`] (a Lua string need not be UTF-8),
-//! [`Verifier::key_parses`], [`reason`] (every failure text as a constant),
+//! Additions: [`Verifier::verify_bytes`] and [`header_bytes`] (a Lua string need
+//! not be UTF-8), [`Verifier::key_parses`] / [`Verifier::cached_keys`] /
+//! [`Verifier::set_key_cache_size`], [`verify_signature`] (signature only, for test
+//! vectors and the CLI), [`reason`] (every failure text as a constant),
 //! `Algorithm: FromStr + Display`.
 //!
 //! Choices the spec leaves open (each has a test):
@@ -32,7 +34,8 @@
 //!   public key". A PEM passed in takes precedence over the `set_keys` set.
 //! - `iss`, `aud`, `room`, `sub` that are JSON `null` count as missing; `exp`/`nbf`
 //!   that are `null` are "must be number" (never a token without expiry by accident).
-//! - RSA keys under 2048 bits are refused (RFC 7518 §3.3).
+//! - RSA keys under 2048 bits are refused (RFC 7518 §3.3): aws-lc-rs checks the
+//!   size when verifying, so such a token reads "Invalid signature".
 //! - `Not acceptable by exp (N sec since expired)`: N = now - exp in whole
 //!   seconds (leeway only moves the point of refusal, not N).
 
@@ -300,6 +303,11 @@ impl Verifier {
 /// Decode a token's header without verifying anything.
 pub fn header(token: &str) -> Result<Map<String, Value>, Failure> {
     decode::header_only(token.as_bytes())
+}
+
+/// [`header`] for a token that may not be UTF-8.
+pub fn header_bytes(token: &[u8]) -> Result<Map<String, Value>, Failure> {
+    decode::header_only(token)
 }
 
 /// File name of `kid`'s key on an ASAP key server.

@@ -813,6 +813,11 @@ fn header_decodes_without_verifying() {
         reason::INVALID_HEADER
     );
     assert_eq!(header("e30").unwrap_err().reason, reason::INVALID_TOKEN);
+    assert_eq!(
+        header_bytes(b"\xff\xfe.\x00.x").unwrap_err().reason,
+        reason::INVALID_TOKEN
+    );
+    assert_eq!(header_bytes(t.as_bytes()).unwrap(), h);
 }
 
 #[test]
