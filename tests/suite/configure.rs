@@ -478,6 +478,38 @@ fn settings_file_supplies_values_and_keeps_comments() {
 }
 
 #[test]
+fn previous_version_is_backed_up_and_state_is_private() {
+    let r = Root::new("jitsi");
+    let original = r.read(HOST);
+    r.configure("meet.example.com", b"s", &[])
+        .assert()
+        .success();
+    let backups = r.file("var/lib/jitsi-meet-tokens/backups");
+    let runs: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "one backup set per run that changed something"
+    );
+    assert_eq!(
+        std::fs::read_to_string(runs[0].join(HOST)).unwrap(),
+        original
+    );
+    let state = std::fs::metadata(r.file("var/lib/jitsi-meet-tokens")).unwrap();
+    assert_eq!(
+        state.mode() & 0o777,
+        0o700,
+        "state holds old secrets: root only"
+    );
+    let rec =
+        std::fs::metadata(r.file("var/lib/jitsi-meet-tokens/hosts/meet.example.com.json")).unwrap();
+    assert_eq!(rec.mode() & 0o777, 0o600);
+}
+
+#[test]
 fn json_output_shape() {
     let r = Root::new("jitsi");
     let j = json(&r.configure("meet.example.com", b"s", &[]).output().unwrap());
