@@ -31,9 +31,10 @@ fn split(token: &[u8]) -> Result<[&[u8]; 3], Failure> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(Failure::not_allowed(reason::INVALID_TOKEN));
     }
-    let mut parts = token.split(|&b| b == b'.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) => Ok([h, p, s]),
+    // memchr: scanning a 600-byte token byte by byte showed up in profiles.
+    let mut dots = memchr::memchr_iter(b'.', token);
+    match (dots.next(), dots.next(), dots.next()) {
+        (Some(a), Some(b), None) => Ok([&token[..a], &token[a + 1..b], &token[b + 1..]]),
         _ => Err(Failure::not_allowed(reason::INVALID_TOKEN)),
     }
 }
