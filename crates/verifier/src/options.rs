@@ -104,22 +104,23 @@ pub(crate) fn resolve(o: Options) -> Result<Config, ConfigError> {
 /// Keys fetched over plain http could be swapped by anyone on the path, so only
 /// https is accepted, except on loopback (tests, a local sidecar).
 fn check_key_url(name: &str, raw: &str) -> Result<(), ConfigError> {
-    let url =
-        Url::parse(raw).map_err(|e| err(format!("{name} is not a valid URL ({e}): {raw}")))?;
+    // Messages name scheme and host only: a URL may carry credentials.
+    let url = Url::parse(raw).map_err(|e| err(format!("{name} is not a valid URL ({e})")))?;
     let loopback = match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => return Err(err(format!("{name} has no host: {raw}"))),
+        None => return Err(err(format!("{name} has no host"))),
     };
+    let host = url.host_str().unwrap_or_default();
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
         "http" => Err(err(format!(
-            "{name} must use https (plain http is allowed only for a loopback host): {raw}"
+            "{name} must use https (plain http is allowed only for a loopback host): http://{host}"
         ))),
         other => Err(err(format!(
-            "{name} must be an https URL, not {other}: {raw}"
+            "{name} must be an https URL, not {other}://{host}"
         ))),
     }
 }

@@ -758,6 +758,12 @@ fn config_errors_say_what_to_fix() {
     config_err(ks("http://127.0.0.1.example.com/"), "must use https");
     config_err(ks("ftp://127.0.0.1/"), "must be an https URL");
     config_err(ks("not a url"), "not a valid URL");
+    let e = Verifier::new(ks("http://user:hunter2@keys.example.com/")).unwrap_err();
+    assert!(
+        e.0.contains("keys.example.com") && !e.0.contains("hunter2"),
+        "{}",
+        e.0
+    );
     config_err(
         Options {
             cache_keys_url: Some("http://10.0.0.1/jwks".into()),
