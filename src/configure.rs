@@ -355,10 +355,7 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
     let _lock = if req.ctx.dry_run || plan.is_empty() {
         None
     } else {
-        let l = fsops::lock(
-            &req.ctx.state_dir.join("lock"),
-            std::time::Duration::from_secs(30),
-        )?;
+        let l = fsops::lock(&req.ctx.state_dir.join("lock"), fsops::lock_wait())?;
         (tree, plan, edits) = compute()?;
         Some(l)
     };

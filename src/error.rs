@@ -33,10 +33,7 @@ pub enum Error {
     BrokenConfig(String),
     #[error("the new configuration failed validation, nothing was changed: {0}")]
     InvalidNewConfig(String),
-    #[error(
-        "another jitsi-meet-tokens run holds the lock {0} (waited 30 s); try again when it has \
-         finished"
-    )]
+    #[error("another jitsi-meet-tokens run holds the lock {0}; try again when it has finished")]
     Locked(PathBuf),
     #[error("no state record for {domain} in {dir}: nothing to unconfigure")]
     NoState { domain: String, dir: PathBuf },

@@ -155,6 +155,15 @@ pub struct RunLock {
     _lock: Flock<File>,
 }
 
+/// How long a run waits for another one to finish: 30 s, or
+/// `JITSI_MEET_TOKENS_LOCK_TIMEOUT` seconds.
+pub fn lock_wait() -> Duration {
+    std::env::var("JITSI_MEET_TOKENS_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(30), Duration::from_secs)
+}
+
 /// Take the lock file in the state dir, waiting up to `wait` for another run.
 pub fn lock(path: &Path, wait: Duration) -> Result<RunLock> {
     if let Some(dir) = path.parent() {

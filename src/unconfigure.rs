@@ -127,10 +127,7 @@ pub fn run(ctx: &Ctx, domain: &str, runner: &dyn Runner, rep: &dyn Reporter) -> 
     let _lock = if ctx.dry_run || rec.is_none() {
         None
     } else {
-        let l = crate::fsops::lock(
-            &ctx.state_dir.join("lock"),
-            std::time::Duration::from_secs(30),
-        )?;
+        let l = crate::fsops::lock(&ctx.state_dir.join("lock"), crate::fsops::lock_wait())?;
         rec = state::load(&ctx.state_dir, domain)?; // as it is now that we hold the lock
         Some(l)
     };

@@ -519,3 +519,31 @@ fn json_output_shape() {
     assert!(j["warnings"].is_array());
     assert!(j.get("diff").is_none(), "diff only in dry runs");
 }
+
+#[test]
+fn a_second_concurrent_run_fails_clearly_and_changes_nothing() {
+    let r = Root::new("jitsi");
+    r.configure("meet.example.com", b"first", &[])
+        .assert()
+        .success();
+    let before = r.snapshot();
+    // Another run holds the lock (flock, as the binary takes it).
+    let _held = jitsi_meet_tokens::fsops::lock(
+        &r.file("var/lib/jitsi-meet-tokens/lock"),
+        std::time::Duration::from_secs(1),
+    )
+    .unwrap();
+    let out = r
+        .configure("meet.example.com", b"second", &[])
+        .env("JITSI_MEET_TOKENS_LOCK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = json(&out)["error"].as_str().unwrap().to_string();
+    assert!(err.contains("holds the lock"), "{err}");
+    assert_same(
+        &r.snapshot(),
+        &before,
+        "nothing written while another run holds the lock",
+    );
+}
