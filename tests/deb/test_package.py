@@ -606,3 +606,57 @@ def test_jitsi_host_markers_and_a_secret_with_shell_characters(deb, machine):
 
     run("apt-get", "purge", "-y", PKG)
     assert_purged()
+
+
+def test_without_answers_the_package_installs_and_changes_nothing(deb, machine):
+    """No application ID preseeded: installed, Prosody untouched, told what to do."""
+    before = snapshot(mtimes=True)
+    pid0 = machine.pid()
+    preseed(f"{PKG} {PKG}/domain string {DOMAIN}")
+    out = apt_install(deb)
+    assert "no application ID" in out.stdout + out.stderr
+    assert "dpkg-reconfigure jitsi-meet-tokens" in out.stdout + out.stderr
+    status = run("dpkg-query", "-W", "-f=${db:Status-Abbrev}", PKG).stdout.strip()
+    assert status == "ii", status
+    assert snapshot(mtimes=True) == before
+    assert machine.pid() == pid0
+    run("apt-get", "purge", "-y", PKG)
+    assert snapshot(mtimes=True) == before
+    assert_purged()
+
+
+def test_reconfigure_to_another_domain_moves_token_authentication(deb, machine):
+    before = snapshot()
+    other = "other.test"
+    app_id, secret = "moveapp", "a-secret-that-moves-along-with-the-domain"
+    preseed(
+        f"{PKG} {PKG}/domain string {DOMAIN}",
+        f"{PKG} {PKG}/appid string {app_id}",
+        f"{PKG} {PKG}/appsecret password {secret}",
+    )
+    apt_install(deb)
+    ok, answer = bosh_login(machine.http, mint(app_id, secret))
+    assert ok, answer
+
+    # A new domain without the secret: nothing moves, and the admin is told why.
+    pid1 = machine.pid()
+    preseed(f"{PKG} {PKG}/domain string {other}")
+    out = run("dpkg-reconfigure", "-fnoninteractive", PKG)
+    assert f"moving token authentication to {other} needs the application secret" in out.stderr
+    assert machine.pid() == pid1
+    ok, answer = bosh_login(machine.http, mint(app_id, secret))
+    assert ok, answer
+
+    # With it, the old domain is unconfigured and the new one configured.
+    preseed(f"{PKG} {PKG}/appsecret password {secret}")
+    run("dpkg-reconfigure", "-fnoninteractive", PKG)
+    machine.wait_up(lambda pid: pid != pid1)
+    ok, answer = bosh_login(machine.http, mint(app_id, secret, sub=other), domain=other)
+    assert ok, answer
+    ok, answer = bosh_login(machine.http, mint(app_id, secret))
+    assert not ok, "the old domain still takes tokens"
+    assert not HOST_CFG.exists(), "the old domain's host file is still there"
+
+    run("apt-get", "purge", "-y", PKG)
+    assert snapshot() == before
+    assert_purged()
