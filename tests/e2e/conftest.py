@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from harness import APP_ID, JWKS_KID, RS_KID, SECRET, BlackHole, KeyServer, Prosody
+from harness import APP_ID, JWKS_KID, RS_KID, SECRET, BlackHole, KeyServer, Prosody, free_port
 
 
 def _rsa():
@@ -48,6 +48,7 @@ def blackhole():
 
 
 def hosts(keyserver: KeyServer, blackhole: BlackHole) -> str:
+    closed_port = free_port()  # nothing listens there: connection refused
     common = f"""
     authentication = "token"
     app_id = "{APP_ID}"
@@ -82,6 +83,15 @@ VirtualHost "dead.test"
 {common}
     asap_key_server = "http://127.0.0.1:{blackhole.port}/keys"
     asap_key_fetch_timeout = 2
+
+VirtualHost "ttl.test"
+{common}
+    asap_key_server = "{keyserver.base}/keys"
+    asap_key_cache_ttl = 2
+
+VirtualHost "refused.test"
+{common}
+    asap_key_server = "http://127.0.0.1:{closed_port}/keys"
 
 VirtualHost "jwks.test"
 {common}

@@ -133,3 +133,25 @@ def test_cache_keys_url_with_jwks(prosody, keyserver, jwks_key, rsa_key):
     assert (result.ok, result.text) == (False, "signature verification key is missing")
     result, _ = Bosh(prosody, "jwks.test", rs_token(rsa_key[0], JWKS_KID)).login()
     assert (result.ok, result.text) == (False, "Invalid signature")
+
+
+def test_refused_connection_fails_at_once(prosody, rsa_key):
+    t0 = time.monotonic()
+    result, _ = Bosh(prosody, "refused.test", rs_token(rsa_key[0], RS_KID)).login()
+    assert (result.ok, result.text) == (False, "could not obtain public key")
+    assert time.monotonic() - t0 < 1.5  # no waiting for the timeout
+    good = Bosh(prosody, "meet.test", mint()).login()[0]
+    assert good.ok
+
+
+def test_key_cache_ttl_expires(prosody, keyserver):
+    kid = "short-lived"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = keyserver.serve_key(kid, key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert Bosh(prosody, "ttl.test", rs_token(key, kid)).login()[0].ok
+    assert Bosh(prosody, "ttl.test", rs_token(key, kid)).login()[0].ok
+    assert keyserver.count(path) == 1  # within the TTL (2 s, whole seconds): cached
+    time.sleep(3.1)
+    assert Bosh(prosody, "ttl.test", rs_token(key, kid)).login()[0].ok
+    assert keyserver.count(path) == 2  # expired: fetched again

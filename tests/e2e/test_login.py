@@ -229,3 +229,11 @@ def test_unloadable_native_module_offers_no_login():
         server.stop()
         server.cleanup()
     assert not server.killed
+
+
+def test_query_token_wins_over_bearer_header(prosody):
+    bad = "not-the-secret-not-the-secret-0123456789"
+    result, _ = Bosh(prosody, "meet.test", mint(), headers={"Authorization": "Bearer " + mint(key=bad)}).login()
+    assert result.ok, result
+    result, _ = Bosh(prosody, "meet.test", mint(key=bad), headers={"Authorization": "Bearer " + mint()}).login()
+    assert (result.ok, result.text) == (False, "Invalid signature")
