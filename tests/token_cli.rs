@@ -360,6 +360,31 @@ fn expired_token_reports_seconds() {
         ],
     );
     assert_eq!(code, 0);
+    // exp that is not a number: the verifier's text, and the hint says why.
+    let odd = mint(&[
+        "--app-id",
+        "a",
+        "--app-secret-file",
+        s,
+        "--claim",
+        "exp=\"soon\"",
+    ]);
+    let (code, report) = verify_json(&odd, &["--app-id", "a", "--app-secret-file", s]);
+    assert_eq!(code, 1);
+    assert_eq!(report["reason"], "exp must be number");
+    let time = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "time")
+        .unwrap();
+    assert!(
+        time["hint"]
+            .as_str()
+            .unwrap()
+            .contains("exp \"soon\" is not a number"),
+        "{time}"
+    );
     // Not yet valid.
     let early = mint(&["--app-id", "a", "--app-secret-file", s, "--nbf", "now+10m"]);
     let (code, report) = verify_json(&early, &["--app-id", "a", "--app-secret-file", s]);

@@ -531,17 +531,19 @@ fn num(v: Option<&Value>) -> Option<i64> {
 fn time_detail(ctx: &Ctx) -> String {
     let leeway = ctx.options.token_clock_leeway.unwrap_or(0);
     let mut parts = Vec::new();
-    match num(claim(ctx, "exp")) {
-        Some(exp) => parts.push(format!(
+    match (claim(ctx, "exp"), num(claim(ctx, "exp"))) {
+        (_, Some(exp)) => parts.push(format!(
             "exp {} ({} s left)",
             format_time(exp),
             exp - ctx.at
         )),
-        None => parts.push("no exp (never expires)".into()),
+        (Some(v), None) => parts.push(format!("exp {v} is not a number")),
+        (None, None) => parts.push("no exp (never expires)".into()),
     }
-    match num(claim(ctx, "nbf")) {
-        Some(nbf) => parts.push(format!("nbf {} ({} s ago)", format_time(nbf), ctx.at - nbf)),
-        None => parts.push("no nbf".into()),
+    match (claim(ctx, "nbf"), num(claim(ctx, "nbf"))) {
+        (_, Some(nbf)) => parts.push(format!("nbf {} ({} s ago)", format_time(nbf), ctx.at - nbf)),
+        (Some(v), None) => parts.push(format!("nbf {v} is not a number")),
+        (None, None) => parts.push("no nbf".into()),
     }
     if leeway > 0 {
         parts.push(format!("leeway {leeway} s"));
