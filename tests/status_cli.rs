@@ -510,3 +510,104 @@ fn man_page_and_completions_come_from_the_cli() {
         "{help}"
     );
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// The installer and status agree: `configure` on the Jitsi Meet fixture, then
+/// status passes every check (the built module really loads in lua5.4); `token
+/// mint --domain` reads the secret configure wrote.
+#[test]
+fn status_passes_after_configure() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().join("root");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jitsi"),
+        &root,
+    );
+    let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("prosody-plugins");
+    for m in [
+        "mod_auth_token.lua",
+        "mod_token_verification.lua",
+        "mod_presence_identity.lua",
+    ] {
+        write(
+            &root,
+            &format!("usr/share/jitsi-meet-tokens/prosody-plugins/{m}"),
+            &std::fs::read(plugins.join(m)).unwrap(),
+        );
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let module = target.join("release/libjitsi_tokens.so");
+    assert!(
+        module.is_file(),
+        "{}: run `cargo build --release` first",
+        module.display()
+    );
+    let secret = write(dir.path(), "secret", b"configured \"secret\"\n");
+    let domain = "meet.example.com";
+    // Before: the host is Jitsi's anonymous one.
+    let (code, report) = status(&root, &["--domain", domain]);
+    assert_eq!(code, 1);
+    assert_eq!(check(&report, "authentication")["status"], "fail");
+
+    Command::cargo_bin("jitsi-meet-tokens")
+        .unwrap()
+        .args([
+            "configure",
+            "--non-interactive",
+            "--no-restart",
+            "--output",
+            "json",
+            "--domain",
+            domain,
+        ])
+        .args(["--app-id", "myapp", "--root"])
+        .arg(&root)
+        .arg("--app-secret-file")
+        .arg(&secret)
+        .arg("--native-module")
+        .arg(&module)
+        .arg("--settings")
+        .arg(dir.path().join("settings.toml"))
+        .assert()
+        .success();
+    let (code, report) = status(&root, &[]);
+    assert_eq!(failed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0);
+    assert_eq!(report["hosts"][0]["domain"], domain);
+    assert!(check(&report, "native-module")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("loads in lua5.4"));
+
+    let out = Command::cargo_bin("jitsi-meet-tokens")
+        .unwrap()
+        .args(["token", "mint", "--domain", domain, "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    let out = Command::cargo_bin("jitsi-meet-tokens")
+        .unwrap()
+        .args(["token", "verify", "--app-id", "myapp", "--app-secret-file"])
+        .arg(&secret)
+        .arg(token.trim())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
