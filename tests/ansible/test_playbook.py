@@ -18,29 +18,29 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 import jwt
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The e2e suite's scratch root (Debian's /etc/prosody under a temp dir, private ports,
+# pidfile and data) and BOSH client.
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+from harness import PLUGINS, Bosh, native_module  # noqa: E402
+from installer_root import DOMAIN, ScratchRoot  # noqa: E402
+
 ANSIBLE_DIR = REPO / "contrib" / "ansible"
 RELEASE = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release"
-DOMAIN = "meet.test"
 # A "$" that a careless shell or variable expansion would eat.
 APP_ID = "ansible-app$USER"
 # Characters a naive sed/shell path would mangle, plus non-ASCII.
-SECRET_1 = "s3cr3t/with&quote\"and\\back$HOME]]é"
-SECRET_2 = "second-secret-Zq9'%~"
+SECRET_1 = "s3cr3t/with&quote\"and\\back$HOME]]\u00e9"
+SECRET_2 = "second-secret-Zq9'%~-long-enough-for-HS256"
 
 RECAP = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
@@ -49,108 +49,61 @@ RECAP = re.compile(
 )
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def lua_str(s):
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def chown_prosody(path):
-    shutil.chown(path, "prosody", "prosody")
-
-
-# --- scratch root --------------------------------------------------------------------
-
-
 class Scratch:
-    """A copy of /etc/prosody under a temp root, private ports, and the built tree
-    the role's `files` method installs."""
+    """The e2e scratch root, without the package, plus the built tree that the role's
+    `files` method copies in (installer, lua5.4/jitsi_tokens.so, plugins)."""
 
     def __init__(self):
-        for what in ("jitsi-meet-tokens", "libjitsi_tokens.so"):
-            if not (RELEASE / what).is_file():
-                pytest.fail(f"{RELEASE / what} is missing: run cargo build --release first")
-        if not Path("/etc/prosody/prosody.cfg.lua").is_file():
-            pytest.fail("Prosody is not installed (/etc/prosody/prosody.cfg.lua missing)")
-        self.tmp = Path(tempfile.mkdtemp(prefix="jmt-ansible-"))
-        self.tmp.chmod(0o755)  # Prosody (user prosody) reads its config and plugins here
-        self.root = self.tmp / "root"
-        self.http_port = free_port()
-        self.c2s_port = free_port()
-        self._copy_prosody_config()
-        self._stage_build()
-        self.files_dest = self.root / "opt" / "jitsi-meet-tokens"
-
-    def _copy_prosody_config(self):
-        etc = self.root / "etc" / "prosody"
-        shutil.copytree("/etc/prosody", etc, symlinks=True)
-        # Enabled hosts are symlinks; absolute ones would point back into the real /etc.
-        for link in (etc / "conf.d").iterdir():
-            if link.is_symlink() and os.readlink(link).startswith("/"):
-                target = os.readlink(link)
-                link.unlink()
-                link.symlink_to(os.path.relpath(self.root / target.lstrip("/"), link.parent))
-        for d in ("run/prosody", "var/lib/prosody", "var/log/prosody"):
-            (self.root / d).mkdir(parents=True, exist_ok=True)
-            chown_prosody(self.root / d)
-        for p in (self.root / "etc", etc, etc / "conf.avail", etc / "conf.d"):
-            p.chmod(0o755)
-        (etc / "certs").chmod(0o750)
-        shutil.chown(etc / "certs", "root", "prosody")
-        for d in ("run", "var", "var/lib", "var/log"):
-            (self.root / d).chmod(0o755)
-        cfg = etc / "prosody.cfg.lua"
-        text = cfg.read_text()
-        # Global overrides go before the first host section (a plain assignment after
-        # `VirtualHost` would belong to that host) and after Debian's own globals.
-        m = re.search(r"^(VirtualHost|Component|Include)\b", text, re.M)
-        assert m, "no host section or Include in /etc/prosody/prosody.cfg.lua"
-        overrides = f"""
--- test overrides (tests/ansible)
-pidfile = {lua_str(str(self.root / "run/prosody/prosody.pid"))}
-data_path = {lua_str(str(self.root / "var/lib/prosody"))}
-log = {{ info = {lua_str(str(self.root / "var/log/prosody/prosody.log"))} }}
-interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {self.c2s_port} }}
-http_interfaces = {{ "127.0.0.1" }}
-http_ports = {{ {self.http_port} }}
-https_ports = {{ }}
-modules_disabled = {{ "s2s" }}
-c2s_require_encryption = false
-consider_bosh_secure = true
-prosodyctl_service_warnings = false
-"""
-        cfg.write_text(text[: m.start()] + overrides + "\n" + text[m.start():])
-        self.config_files = [cfg]
-
-    def _stage_build(self):
-        """The controller-side tree the role copies: binary, lua5.4 module, plugins."""
+        binary = RELEASE / "jitsi-meet-tokens"
+        if not binary.is_file():
+            pytest.fail(f"{binary} is missing: run cargo build --release first")
+        # Our own parent dir: other suites may sweep leftover /tmp/jmt-installer-* dirs.
+        self.parent = Path(tempfile.mkdtemp(prefix="jmt-ansible-"))
+        self.parent.chmod(0o755)  # the prosody user must reach the root inside
+        saved, tempfile.tempdir = tempfile.tempdir, str(self.parent)
+        try:
+            self.sr = ScratchRoot()
+        finally:
+            tempfile.tempdir = saved
+        self.root = self.sr.root
+        self.tmp = self.sr.base
+        self._move_run_dir_into_root()
         src = self.tmp / "build"
         (src / "lua5.4").mkdir(parents=True)
-        shutil.copy2(RELEASE / "jitsi-meet-tokens", src / "jitsi-meet-tokens")
-        shutil.copy2(RELEASE / "libjitsi_tokens.so", src / "lua5.4" / "jitsi_tokens.so")
-        shutil.copytree(REPO / "prosody-plugins", src / "prosody-plugins")
+        shutil.copy2(binary, src / "jitsi-meet-tokens")
+        shutil.copy2(native_module(), src / "lua5.4" / "jitsi_tokens.so")
+        shutil.copytree(PLUGINS, src / "prosody-plugins")
         self.files_src = src
+        self.files_dest = self.root / "opt" / "jitsi-meet-tokens"
+        self.ansible_cfg = self.tmp / "ansible.cfg"
+        self.ansible_cfg.write_text("[defaults]\n")
 
-    # -- state -----------------------------------------------------------------------
+    def _move_run_dir_into_root(self):
+        """Here the installer itself restarts Prosody, and it reads the config's
+        pidfile as a path inside --root; the e2e root keeps pidfile, data and log
+        beside the root, so move them to the root's /run/prosody."""
+        old = self.sr.run_dir
+        new = self.root / "run" / "prosody"
+        new.parent.mkdir(parents=True)
+        new.parent.chmod(0o755)
+        shutil.move(str(old), str(new))
+        cfg = self.root / "etc/prosody/prosody.cfg.lua"
+        text = cfg.read_text()
+        assert str(old) in text
+        cfg.write_text(text.replace(str(old), str(new)))
+        self.sr.run_dir = new
+        self.sr.log = new / self.sr.log.name
 
     def snapshot(self):
-        """Path -> (sha256, mtime_ns) of every file under the scratch etc/ and opt/."""
+        """Path -> (sha256, mtime_ns) of every file the role or installer may write."""
         snap = {}
         for top in ("etc", "opt", "usr", "var/lib/jitsi-meet-tokens"):
             base = self.root / top
-            if not base.exists():
-                continue
-            for p in sorted(base.rglob("*")):
+            for p in sorted(base.rglob("*")) if base.exists() else ():
                 if p.is_file() and not p.is_symlink():
-                    st = p.stat()
                     snap[str(p.relative_to(self.root))] = (
                         hashlib.sha256(p.read_bytes()).hexdigest(),
-                        st.st_mtime_ns,
+                        p.stat().st_mtime_ns,
                     )
         return snap
 
@@ -158,37 +111,20 @@ prosodyctl_service_warnings = false
         return self.root / "etc/prosody/conf.avail" / f"{DOMAIN}.cfg.lua"
 
     def prosody_pid(self):
-        try:
-            pid = int((self.root / "run/prosody/prosody.pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return None
-        return pid
+        return self.sr.pid()
 
-    def stop_prosody(self):
-        pid = self.prosody_pid()
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
-
-    def cleanup(self):
-        self.stop_prosody()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def login(self, secret):
+        # Prosody routes HTTP by Host; BOSH is enabled on the domain's VirtualHost.
+        result, jid = Bosh(self.sr, DOMAIN, token(secret), headers={"Host": DOMAIN}).login()
+        assert not result.ok or jid, "login succeeded but bind gave no JID"
+        return "success" if result.ok else result.text
 
     def log_tail(self):
-        p = self.root / "var/log/prosody/prosody.log"
-        return p.read_text(errors="replace")[-3000:] if p.exists() else "(no log)"
+        return self.sr.log_text()[-3000:]
+
+    def cleanup(self):
+        self.sr.cleanup()
+        shutil.rmtree(self.parent, ignore_errors=True)
 
 
 # --- ansible ---------------------------------------------------------------------------
@@ -208,7 +144,7 @@ def ansible_env(scratch):
         ANSIBLE_LOCAL_TEMP=str(scratch.tmp / "ansible-local"),
         ANSIBLE_REMOTE_TMP=str(scratch.tmp / "ansible-remote"),
         ANSIBLE_HOME=str(scratch.tmp / "ansible-home"),
-        ANSIBLE_CONFIG=os.devnull,  # no stray ansible.cfg from the cwd or $HOME
+        ANSIBLE_CONFIG=str(scratch.ansible_cfg),  # no stray ansible.cfg from cwd or $HOME
     )
     return env
 
@@ -263,42 +199,11 @@ def play(scratch, extra_args=(), **over):
     return Run(proc, cmd)
 
 
-# --- BOSH login --------------------------------------------------------------------
-
-
-def bosh(port, token, body):
-    url = f"http://127.0.0.1:{port}/http-bind?token={token}"
-    req = urllib.request.Request(
-        url, data=body.encode(), headers={"Content-Type": "text/xml; charset=utf-8"}
-    )
-    with urllib.request.urlopen(req, timeout=15) as r:
-        return r.read().decode()
-
-
-def bosh_login(port, token):
-    """SASL ANONYMOUS with a token over BOSH: returns 'success' or the failure text."""
-    first = bosh(port, token, (
-        "<body content='text/xml; charset=utf-8' hold='1' rid='1000' to='%s' ver='1.6' "
-        "wait='5' xml:lang='en' xmlns='http://jabber.org/protocol/httpbind' "
-        "xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>" % DOMAIN))
-    sid = re.search(r"sid=['\"]([^'\"]+)", first)
-    assert sid, first
-    if "ANONYMOUS" not in first:
-        first = bosh(port, token, "<body rid='1001' sid=%s xmlns='http://jabber.org/protocol/httpbind'/>"
-                     % quoteattr(sid.group(1)))
-    assert "ANONYMOUS" in first, first
-    reply = bosh(port, token, (
-        "<body rid='1002' sid=%s xmlns='http://jabber.org/protocol/httpbind'>"
-        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/></body>")
-        % quoteattr(sid.group(1)))
-    if "<success" in reply:
-        return "success"
-    text = re.search(r"<text[^>]*>([^<]*)</text>", reply)
-    assert "<failure" in reply, reply
-    return text.group(1) if text else reply
+# --- tokens ---------------------------------------------------------------------------
 
 
 def token(secret):
+    """An HS256 token for any room on the domain, as a Jitsi token issuer makes it."""
     now = int(time.time())
     claims = {"iss": APP_ID, "aud": "jitsi", "sub": DOMAIN, "room": "*",
               "iat": now, "exp": now + 600}
@@ -332,8 +237,8 @@ def test_first_run_installs_configures_and_token_login_works(deployed):
     assert 'authentication = "token"' in host
     assert SECRET_1 not in run.out + run.err, "the secret leaked into Ansible's output"
     assert deployed.prosody_pid(), "the installer did not start Prosody\n" + deployed.log_tail()
-    assert bosh_login(deployed.http_port, token(SECRET_1)) == "success", deployed.log_tail()
-    assert bosh_login(deployed.http_port, token("not-the-secret")) == "Invalid signature"
+    assert deployed.login(SECRET_1) == "success", deployed.log_tail()
+    assert deployed.login("not-the-secret-but-as-long-as-a-real-one") == "Invalid signature"
 
 
 def test_second_run_changes_nothing(deployed):
@@ -360,7 +265,7 @@ def test_check_diff_with_new_secret_shows_masked_diff_and_touches_nothing(deploy
         assert secret not in run.out + run.err
     assert deployed.snapshot() == before, "check mode changed a file"
     assert deployed.prosody_pid() == pid, "check mode restarted Prosody"
-    assert bosh_login(deployed.http_port, token(SECRET_1)) == "success"
+    assert deployed.login(SECRET_1) == "success"
 
 
 def test_new_secret_changes_exactly_that_and_old_token_stops_working(deployed):
@@ -381,8 +286,8 @@ def test_new_secret_changes_exactly_that_and_old_token_stops_working(deployed):
     # Besides the host file only the installer's own state (records, backups) may change.
     assert host_rel in changed_files
     assert {p for p in changed_files if not p.startswith("var/lib/jitsi-meet-tokens/")} == {host_rel}
-    assert bosh_login(deployed.http_port, token(SECRET_2)) == "success", deployed.log_tail()
-    assert bosh_login(deployed.http_port, token(SECRET_1)) == "Invalid signature"
+    assert deployed.login(SECRET_2) == "success", deployed.log_tail()
+    assert deployed.login(SECRET_1) == "Invalid signature"
 
 
 @pytest.mark.parametrize(

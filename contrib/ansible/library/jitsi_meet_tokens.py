@@ -283,8 +283,10 @@ def argument_spec():
 
 
 def find_binary(module):
-    if module.params["binary"]:
-        return module.params["binary"]
+    """The installer's path, or None when it is not (yet) on the target."""
+    binary = module.params["binary"]
+    if binary:
+        return binary if os.path.isfile(binary) and os.access(binary, os.X_OK) else None
     return module.get_bin_path(BINARY_NAME, opt_dirs=["/usr/bin", "/usr/local/bin"])
 
 
@@ -396,8 +398,9 @@ def main():
 
     binary = find_binary(module)
     if binary is None:
-        msg = ("%s is not installed on the target (not found on PATH); install the "
-               "package first (the jitsi_meet_tokens role does) or set 'binary'" % BINARY_NAME)
+        where = module.params["binary"] or "%s (not found on PATH)" % BINARY_NAME
+        msg = ("the installer %s is not on the target or not executable; install the "
+               "package first (the jitsi_meet_tokens role does) or set 'binary'" % where)
         if module.check_mode:
             # A fresh host in a --check run: the role's install step did not really run.
             module.warn(msg + "; check mode cannot preview the configuration change")
@@ -424,6 +427,9 @@ def main():
     if not isinstance(changed, bool):
         module.fail_json(msg="jitsi-meet-tokens printed JSON without a boolean 'changed'",
                          installer=result, command=command)
+    if not module._diff:
+        result = dict(result)
+        result.pop("diff", None)
     output = dict(
         changed=changed,
         files=result.get("files") or [],
