@@ -82,12 +82,7 @@ def test_verify_matches_prosody(prosody, root, flags):
 
 
 def status(root: Path, prosody, *extra: str) -> dict:
-    r = run(
-        "status", "--root", str(root), "--domain", "meet.test", "--live",
-        "--bosh-url", prosody.bosh_url, "--output", "json", *extra,
-    )
-    assert r.returncode in (0, 1), r.stderr
-    return json.loads(r.stdout)
+    return status_for(root, prosody, "meet.test", *extra)
 
 
 def live(report: dict) -> dict:
@@ -135,3 +130,55 @@ def test_status_live_no_server(root):
     check = live(json.loads(r.stdout))
     assert check["status"] == "fail"
     assert "bosh-url" in check["hint"]
+
+
+@pytest.fixture
+def private_pem(rsa_key, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    path = tmp_path / "rs.key"
+    path.write_bytes(
+        rsa_key[0].private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize("kid", ["e2e-rsa-key-1", "no-such-kid"])
+def test_key_server_verify_matches_prosody(prosody, root, private_pem, kid):
+    # keys.test fetches keys from the test's key server; the CLI fetches the same
+    # URL from the host's config and must reach the same verdict.
+    r = run(
+        "token", "mint", "--root", str(root), "--domain", "keys.test", "--alg", "RS256",
+        "--private-key", str(private_pem), "--kid", kid, "--aud", "jitsi",
+    )
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip()
+    r = run("token", "verify", "--root", str(root), "--domain", "keys.test", "--output", "json", token)
+    report = json.loads(r.stdout)
+    result, _ = Bosh(prosody, "keys.test", token).login()
+    assert result.ok == report["valid"], (report, result)
+    if not result.ok:
+        assert result.text == report["reason"] == "could not obtain public key"
+        assert "HTTP 404" in json.dumps(report)
+
+
+def test_status_live_key_server_host(prosody, root, private_pem):
+    report = status_for(root, prosody, "keys.test", "--private-key", str(private_pem), "--kid", "e2e-rsa-key-1")
+    check = live(report)
+    assert check["status"] == "ok", check
+    assert "@keys.test/" in check["summary"]
+    [ks] = [c for c in report["checks"] if c["id"] == "key-server"]
+    assert ks["status"] == "ok", ks
+
+
+def status_for(root: Path, prosody, domain: str, *extra: str) -> dict:
+    r = run(
+        "status", "--root", str(root), "--domain", domain, "--live",
+        "--bosh-url", prosody.bosh_url, "--output", "json", *extra,
+    )
+    assert r.returncode in (0, 1), r.stderr
+    return json.loads(r.stdout)
