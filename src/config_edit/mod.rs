@@ -19,8 +19,10 @@
 //!   [`Document::list_add`], [`Document::list_remove`] edit one option. Replacing a
 //!   value keeps the trailing comment; a new option goes after the section's last
 //!   assignment with its indentation; list edits keep the `,`/`;` separator style and
-//!   one-line/multi-line layout. Every mutation appends a [`Change`] to
-//!   [`Document::changes`].
+//!   one-line/multi-line layout; a file with CRLF line breaks keeps them. Every
+//!   mutation appends a [`Change`] to [`Document::changes`].
+//!   [`Document::activate_marker`] turns a commented marker line into the assignment;
+//!   [`Document::check_editable`] refuses up front (with the original line).
 //! * [`revert`] undoes a list of [`Change`]s (in reverse) on a later text: the original
 //!   bytes come back exactly when nothing else changed; a change whose statement was
 //!   edited since by someone else is skipped and reported.
@@ -29,7 +31,11 @@
 //!   literal full_moon accepts.
 //! * Domain layer: [`DesiredHost`] + [`apply_desired`] bring a host file to the desired
 //!   state of installer.md (see `host.rs` for the exact marker handling) and return
-//!   [`Edited`] `{ text, changes }`; a second apply on the result is a no-op.
+//!   [`Edited`] `{ text, changes, warnings }`; a second apply on the result is a
+//!   no-op. Errors name the line in the original text. [`Change`]s are serde types
+//!   for the installer's state record; `before`/`after` hold statement text (so the
+//!   secret, too): store them like the config itself, and show
+//!   [`Change::describe`] (no values) in logs.
 //!   [`render_host`] renders a complete host file from `templates/host.cfg.lua.hbs`
 //!   (apply_desired on it is a no-op).
 //! * [`Loader`] / [`prosody_loader_check`] load a config through Prosody's own
