@@ -34,6 +34,8 @@
 //!   public key". A PEM passed in takes precedence over the `set_keys` set.
 //! - `iss`, `aud`, `room`, `sub` that are JSON `null` count as missing; `exp`/`nbf`
 //!   that are `null` are "must be number" (never a token without expiry by accident).
+//! - `app_secret` together with a key server / keys URL is accepted and the secret
+//!   is ignored: the asymmetric algorithm decides, and HS is refused in key mode.
 //! - RSA keys under 2048 bits are refused (RFC 7518 §3.3): aws-lc-rs checks the
 //!   size when verifying, so such a token reads "Invalid signature".
 //! - `Not acceptable by exp (N sec since expired)`: N = now - exp in whole
