@@ -461,6 +461,15 @@ fn refuses_what_it_cannot_edit_safely() {
     let bom = "\u{feff}VirtualHost \"t.example\"\n";
     assert_eq!(apply_desired(bom, &d), Err(EditError::Bom));
 
+    match prosody_loader_check("VirtualHost \"t.example\"\nx = \n") {
+        Err(EditError::Loader(m)) => assert!(m.contains(":3:"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    match prosody_loader_check("Component \"t.example\" \"muc\"\nVirtualHost \"t.example\"\n") {
+        Err(EditError::Loader(m)) => assert!(m.contains("clashes"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+
     let broken = "VirtualHost \"t.example\"\n  authentication = \n";
     match apply_desired(broken, &d) {
         Err(EditError::Parse { line, .. }) => assert!(line >= 2),
