@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 from pathlib import Path
 
 import jwt
@@ -41,6 +42,7 @@ APP_ID = "ansible-app$USER"
 # Characters a naive sed/shell path would mangle, plus non-ASCII.
 SECRET_1 = "s3cr3t/with&quote\"and\\back$HOME]]\u00e9"
 SECRET_2 = "second-secret-Zq9'%~-long-enough-for-HS256"
+SECRET_3 = "third-secret-not-yet-live-after-no-restart-0123"
 
 RECAP = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
@@ -141,6 +143,7 @@ def ansible_env(scratch):
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_GATHERING="explicit",  # the role needs no facts; saves a second a run
         ANSIBLE_LOCAL_TEMP=str(scratch.tmp / "ansible-local"),
         ANSIBLE_REMOTE_TMP=str(scratch.tmp / "ansible-remote"),
         ANSIBLE_HOME=str(scratch.tmp / "ansible-home"),
@@ -310,3 +313,42 @@ def test_bad_variable_fails_with_module_message_and_touches_nothing(deployed, ov
     assert "jitsi_meet_tokens" in run.out
     assert deployed.snapshot() == before
     assert deployed.prosody_pid() == pid
+
+
+def test_restart_false_passes_no_restart_and_shows_the_installers_warning(deployed):
+    pid = deployed.prosody_pid()
+    run = play(deployed, jitsi_meet_tokens_app_secret=SECRET_3, jitsi_meet_tokens_restart=False)
+    assert run.rc == 0, str(run)
+    assert run.recap["changed"] == 1 and run.recap["failed"] == 0, str(run)
+    # The installer's own warning, passed on as an Ansible warning.
+    assert re.search(r"\[WARNING\]: Prosody was not restarted", run.out + run.err), str(run)
+    assert deployed.prosody_pid() == pid, "restart: false restarted Prosody"
+    assert SECRET_3 in deployed.host_file().read_text()
+    # The running Prosody still has the previous secret.
+    assert deployed.login(SECRET_2) == "success"
+
+
+def test_absent_reverts_to_the_pre_install_files_and_is_idempotent(deployed):
+    run = play(deployed, ["--diff"], jitsi_meet_tokens_state="absent")
+    assert run.rc == 0, str(run)
+    assert run.recap["changed"] == 1 and run.recap["failed"] == 0, str(run)
+    assert re.search(r"^-\s*app_secret = \"\*+\"", run.out, re.M), str(run)
+    assert SECRET_3 not in run.out + run.err
+
+    def prosody_files(snap):
+        return {p: digest for p, (digest, _) in snap.items() if p.startswith("etc/prosody/")}
+
+    assert prosody_files(deployed.snapshot()) == prosody_files(deployed.before_first)
+    assert not (deployed.root / "etc/prosody/conf.d" / f"{DOMAIN}.cfg.lua").exists()
+    # The installer restarted Prosody without the host (and so without BOSH, which
+    # only that host enabled): no token login any more.
+    assert deployed.prosody_pid(), "Prosody is not running after unconfigure\n" + deployed.log_tail()
+    try:
+        outcome = deployed.login(SECRET_3)
+    except urllib.error.URLError as e:
+        outcome = str(e)
+    assert outcome != "success"
+
+    again = play(deployed, jitsi_meet_tokens_state="absent")
+    assert again.rc == 0, str(again)
+    assert again.recap["changed"] == 0, str(again)
