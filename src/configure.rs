@@ -109,7 +109,7 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         domain: Some(domain.clone()),
         ..values.clone()
     };
-    let settings = (record != file.values()?).then(|| (settings_real, record));
+    let settings = (record != file.values()?).then_some((settings_real, record));
     Ok(Request {
         ctx,
         domain,

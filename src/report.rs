@@ -151,26 +151,3 @@ impl Reporter for Json {
         let _ = out.write_all(b"\n");
     }
 }
-
-/// Collects everything; for tests of the library.
-#[derive(Default)]
-pub struct Collect {
-    pub lines: Mutex<Vec<String>>,
-}
-
-impl Reporter for Collect {
-    fn info(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("info: {msg}"));
-    }
-    fn warn(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("warn: {msg}"));
-    }
-    fn step(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("step: {msg}"));
-    }
-    fn done(&self) {}
-    fn diff(&self, diff: &str) {
-        self.lines.lock().unwrap().push(format!("diff: {diff}"));
-    }
-    fn finish(&self, _: &Outcome) {}
-}
