@@ -9,6 +9,7 @@ use super::{decode_lua_string, EditError, SectionId, Value};
 use full_moon::ast::{self, Expression, Field, Prefix, Stmt, Suffix, Var};
 use full_moon::node::Node;
 use full_moon::tokenizer::{TokenReference, TokenType};
+use full_moon::visitors::{Visit, Visitor};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -157,8 +158,12 @@ enum Kind {
     },
     Assign {
         key: String,
-        multiple: bool,
         expr: ExprInfo,
+    },
+    /// A multiple assignment or a block (`do`, `if`, loops) assigning these names:
+    /// Prosody sees them, we do not edit them.
+    Opaque {
+        assigned: Vec<String>,
     },
     Other,
 }
@@ -376,9 +381,9 @@ impl Document {
             .max()
     }
 
-    fn assign(&self, i: usize) -> (&ExprInfo, bool) {
+    fn assign(&self, i: usize) -> &ExprInfo {
         match &self.stmts[i].kind {
-            Kind::Assign { expr, multiple, .. } => (expr, *multiple),
+            Kind::Assign { expr, .. } => expr,
             _ => unreachable!("find() returns assignments only"),
         }
     }
@@ -401,6 +406,21 @@ impl Document {
         }
     }
 
+    /// [`Self::editable`], and `key` is not also assigned where we cannot edit it.
+    fn editable_key(&self, section: &SectionId, key: &str) -> Result<(), EditError> {
+        self.editable(section)?;
+        let opaque = self.blocks_of(section).flat_map(|b| b.stmts.iter().copied()).find(|&i| {
+            matches!(&self.stmts[i].kind, Kind::Opaque { assigned } if assigned.iter().any(|a| a == key))
+        });
+        match opaque {
+            Some(i) => Err(self.unsupported(
+                i,
+                format!("`{key}` is assigned in a multiple assignment or inside a block"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn unsupported(&self, i: usize, message: String) -> EditError {
         EditError::Unsupported {
             line: line_of(&self.text, self.stmts[i].range.start),
@@ -415,7 +435,7 @@ impl Document {
     /// The value of the last assignment of `key` in the section (None when absent).
     pub fn get(&self, section: &SectionId, key: &str) -> Option<Value> {
         self.find(section, key)
-            .map(|i| self.assign(i).0.value.clone())
+            .map(|i| self.assign(i).value.clone())
     }
 
     /// The 1-based line of the last assignment of `key` in the section.
@@ -441,10 +461,7 @@ impl Document {
     }
 
     fn modifiable(&self, i: usize, key: &str) -> Result<(), EditError> {
-        let (expr, multiple) = self.assign(i);
-        if multiple {
-            return Err(self.unsupported(i, format!("`{key}` is set in a multiple assignment")));
-        }
+        let expr = self.assign(i);
         if let Value::Other(src) = &expr.value {
             return Err(self.unsupported(
                 i,
@@ -461,15 +478,15 @@ impl Document {
         key: &str,
         value: &Value,
     ) -> Result<bool, EditError> {
-        self.editable(section)?;
+        self.editable_key(section, key)?;
         if let Some(i) = self.find(section, key) {
-            if self.assign(i).0.value == *value {
+            if self.assign(i).value == *value {
                 return Ok(false);
             }
             self.modifiable(i, key)?;
             let before = self.stmt_text(i).to_string();
             let stmt_start = self.stmts[i].range.start;
-            let expr = self.assign(i).0.range.clone();
+            let expr = self.assign(i).range.clone();
             self.splice(expr, &value.to_lua())?;
             let i = self.find(section, key).expect("still assigned");
             debug_assert_eq!(self.stmts[i].range.start, stmt_start);
@@ -559,12 +576,9 @@ impl Document {
     /// Remove every assignment of `key` in the section (with its line when it is
     /// alone on it). Returns whether the text changed.
     pub fn remove(&mut self, section: &SectionId, key: &str) -> Result<bool, EditError> {
-        self.editable(section)?;
+        self.editable_key(section, key)?;
         let mut changed = false;
         while let Some(i) = self.find(section, key) {
-            if self.assign(i).1 {
-                return Err(self.unsupported(i, format!("`{key}` is set in a multiple assignment")));
-            }
             let s = self.stmts[i].clone();
             let block = self
                 .blocks_of(section)
@@ -654,7 +668,7 @@ impl Document {
         marker: &str,
         value: &Value,
     ) -> Result<bool, EditError> {
-        self.editable(section)?;
+        self.editable_key(section, key)?;
         if self.find(section, key).is_some() {
             return Ok(false);
         }
@@ -700,7 +714,7 @@ impl Document {
             return Ok(None);
         };
         self.modifiable(i, key)?;
-        let (expr, _) = self.assign(i);
+        let expr = self.assign(i);
         match (&expr.value, &expr.table) {
             (Value::List(_), Some(_)) => Ok(Some(i)),
             _ => Err(self.unsupported(i, format!("`{key}` is not a list of strings"))),
@@ -716,7 +730,7 @@ impl Document {
         key: &str,
         list: bool,
     ) -> Result<(), EditError> {
-        self.editable(section)?;
+        self.editable_key(section, key)?;
         if list {
             self.list_of(section, key)?;
         } else if let Some(i) = self.find(section, key) {
@@ -740,13 +754,13 @@ impl Document {
         item: &[u8],
         pos: ListPos,
     ) -> Result<bool, EditError> {
-        self.editable(section)?;
+        self.editable_key(section, key)?;
         let Some(i) = self.list_of(section, key)? else {
             let stmt = format!("{key} = {}", Value::List(vec![item.to_vec()]).to_lua());
             self.insert_stmt(section, key, stmt)?;
             return Ok(true);
         };
-        let items = match &self.assign(i).0.value {
+        let items = match &self.assign(i).value {
             Value::List(l) => l.clone(),
             _ => unreachable!(),
         };
@@ -803,7 +817,7 @@ impl Document {
         key: &str,
         item: &[u8],
     ) -> Result<bool, EditError> {
-        let table = self.assign(i).0.table.clone().unwrap();
+        let table = self.assign(i).table.clone().unwrap();
         for c in self.comments_in(table.open..table.close) {
             let t = &self.text[c.clone()];
             if t.starts_with("--[") {
@@ -832,7 +846,7 @@ impl Document {
         pos: &ListPos,
         before_idx: Option<usize>,
     ) -> (usize, String) {
-        let table = self.assign(i).0.table.as_ref().unwrap();
+        let table = self.assign(i).table.as_ref().unwrap();
         let lit = super::lua_string(item);
         let nl = self.nl();
         let multiline = self.text[table.open..table.close].contains('\n');
@@ -893,7 +907,7 @@ impl Document {
         key: &str,
         item: &[u8],
     ) -> Result<bool, EditError> {
-        self.editable(section)?;
+        self.editable_key(section, key)?;
         let Some(i) = self.list_of(section, key)? else {
             return Ok(false);
         };
@@ -901,7 +915,7 @@ impl Document {
         let mut changed = false;
         loop {
             let i = self.find(section, key).unwrap();
-            let table = self.assign(i).0.table.clone().unwrap();
+            let table = self.assign(i).table.clone().unwrap();
             let Some(k) = table
                 .fields
                 .iter()
@@ -1053,14 +1067,40 @@ fn classify(stmt: &Stmt, text: &str) -> Kind {
             let Some(expr) = exprs.iter().next() else {
                 return Kind::Other;
             };
+            if vars.len() != 1 || exprs.len() != 1 {
+                return opaque(stmt, text);
+            }
             Kind::Assign {
                 key: text[tok_span(name)].to_string(),
-                multiple: vars.len() != 1 || exprs.len() != 1,
                 expr: expr_info(expr, text),
             }
         }
+        Stmt::Do(_)
+        | Stmt::If(_)
+        | Stmt::While(_)
+        | Stmt::Repeat(_)
+        | Stmt::NumericFor(_)
+        | Stmt::GenericFor(_) => opaque(stmt, text),
         _ => Kind::Other,
     }
+}
+
+/// The global names a statement assigns anywhere inside it (function bodies
+/// included, to be safe).
+fn opaque(stmt: &Stmt, text: &str) -> Kind {
+    struct Names<'a>(Vec<String>, &'a str);
+    impl Visitor for Names<'_> {
+        fn visit_assignment(&mut self, a: &ast::Assignment) {
+            for v in a.variables() {
+                if let Var::Name(n) = v {
+                    self.0.push(self.1[tok_span(n)].to_string());
+                }
+            }
+        }
+    }
+    let mut names = Names(Vec::new(), text);
+    stmt.visit(&mut names);
+    Kind::Opaque { assigned: names.0 }
 }
 
 fn expr_info(expr: &Expression, text: &str) -> ExprInfo {

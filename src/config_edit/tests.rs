@@ -488,6 +488,20 @@ fn refuses_what_it_cannot_edit_safely() {
         other => panic!("{other:?}"),
     }
 
+    for hidden in [
+        "  app_id, app_secret = \"a\", \"b\"\n",
+        "  if os.getenv(\"X\") then allow_empty_token = true end\n",
+        "  do modules_enabled = { \"ping\" } end\n",
+    ] {
+        let t = format!("VirtualHost \"t.example\"\n{hidden}");
+        match apply_desired(&t, &d) {
+            Err(EditError::Unsupported { line: 2, message }) => {
+                assert!(message.contains("inside a block"), "{message}")
+            }
+            other => panic!("{t}: {other:?}"),
+        }
+    }
+
     assert_eq!(
         apply_desired("VirtualHost \"other.example\"\n", &d),
         Err(EditError::NoSection(SectionId::virtual_host("t.example")))
