@@ -7,7 +7,7 @@ import time
 import pytest
 
 from harness import Bosh
-from installer_root import DOMAIN, ScratchRoot, jid_ok
+from test_installer_support import DOMAIN, ScratchRoot, jid_ok
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from harness import PLUGINS
-from installer_root import ScratchRoot, installer
+from test_installer_support import ScratchRoot, installer
 
 
 @pytest.fixture

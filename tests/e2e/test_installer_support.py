@@ -1,4 +1,7 @@
-"""A scratch root for the installer's end-to-end tests: Debian's own /etc/prosody
+"""Support for the installer e2e suites (no tests here; named test_installer* so it
+stays with the files the installer helper owns).
+
+A scratch root for the installer's end-to-end tests: Debian's own /etc/prosody
 copied under a temp dir, its pidfile, data, log, certificates and ports moved inside
 that dir, and Prosody run from it as the prosody user (never as root)."""
 
