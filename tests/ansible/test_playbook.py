@@ -352,3 +352,18 @@ def test_absent_reverts_to_the_pre_install_files_and_is_idempotent(deployed):
     again = play(deployed, jitsi_meet_tokens_state="absent")
     assert again.rc == 0, str(again)
     assert again.recap["changed"] == 0, str(again)
+
+
+def test_check_mode_on_a_host_without_the_package_warns_and_writes_nothing():
+    scratch = Scratch()
+    try:
+        before = scratch.snapshot()
+        run = play(scratch, ["--check", "--diff"])
+        assert run.rc == 0, str(run)
+        assert run.recap["failed"] == 0 and run.recap["changed"] == 2, str(run)
+        assert re.search(r"\[WARNING\]: the installer \S+ is not on the target", run.out + run.err), str(run)
+        assert scratch.snapshot() == before
+        assert not scratch.files_dest.exists()
+        assert scratch.prosody_pid() is None
+    finally:
+        scratch.cleanup()

@@ -270,7 +270,7 @@ def argument_spec():
         accepted_issuers=dict(type="list", elements="str"),
         accepted_audiences=dict(type="list", elements="str"),
         allow_empty_token=dict(type="bool"),
-        token_clock_leeway=dict(type="int"),
+        token_clock_leeway=dict(type="int", no_log=False),
         presence_identity=dict(type="bool"),
         fix_include=dict(type="bool", default=False),
         plugin_dir=dict(type="str"),
