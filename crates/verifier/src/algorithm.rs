@@ -7,6 +7,7 @@ use aws_lc_rs::{hmac, signature};
 
 use crate::Algorithm;
 
+/// Every supported algorithm, symmetric first.
 pub(crate) const ALL: [Algorithm; 12] = [
     Algorithm::HS256,
     Algorithm::HS384,
@@ -32,6 +33,9 @@ pub(crate) enum Family {
 }
 
 impl Algorithm {
+    /// Every supported algorithm, HMAC first.
+    pub const ALL: [Algorithm; 12] = ALL;
+
     /// The JOSE name (`"RS256"`, `"EdDSA"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
