@@ -112,6 +112,7 @@ impl Service {
     pub fn restart(&self, runner: &dyn Runner, domain: &str, expect: Expect) -> Result<Restarted> {
         let old = self.pid();
         let method;
+        let mut spawned: Option<i32> = None;
         if systemd_running(&self.root) {
             method = "systemctl restart prosody".to_string();
             let out = runner.run(&Cmd::new("systemctl").arg("restart").arg("prosody"))?;
@@ -157,10 +158,20 @@ impl Service {
                     cmd = cmd.env(k, v);
                 }
                 method = format!("spawned {} as user prosody", prosody.display());
-                runner.spawn(&cmd)?;
+                spawned = Some(runner.spawn(&cmd)? as i32);
             }
         }
-        let new_pid = self.wait_new_pid(old, Duration::from_secs(15))?;
+        let new_pid = match self.wait_new_pid(old, Duration::from_secs(15)) {
+            Ok(p) => p,
+            Err(e) => {
+                // A Prosody we started but cannot see through the pidfile must not
+                // linger holding ports.
+                if let Some(pid) = spawned.filter(|p| alive(*p)) {
+                    let _ = stop_pid(pid);
+                }
+                return Err(e);
+            }
+        };
         self.wait_answer(domain, expect, Duration::from_secs(10))
             .with_context(|| {
                 format!("Prosody (PID {new_pid}) started but does not answer properly")
