@@ -21,13 +21,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from harness import Bosh  # noqa: E402  (the e2e suite's BOSH client)
 
 REPO = Path(__file__).resolve().parents[2]
 PKG = "jitsi-meet-tokens"
@@ -338,61 +341,18 @@ def mint(app_id, secret, sub=DOMAIN):
     return jwt.encode(claims, secret.encode(), algorithm="HS256", headers={"typ": "JWT"})
 
 
-def _post(url, body, domain=DOMAIN):
-    # Prosody picks the HTTP host by the Host header, as behind Jitsi's nginx.
-    headers = {"Content-Type": "text/xml; charset=utf-8", "Host": domain}
-    req = urllib.request.Request(url, data=body.encode(), headers=headers)
-    with urllib.request.urlopen(req, timeout=15) as r:
-        return r.read().decode()
-
-
 def bosh_login(port, token, domain=DOMAIN):
-    """SASL ANONYMOUS with ?token= over BOSH, then resource binding.
-
-    Returns (True, full JID) or (False, the server's answer)."""
-    url = f"http://127.0.0.1:{port}/http-bind"
-    if token is not None:
-        url += "?token=" + urllib.parse.quote(token, safe="")
-    ns = "xmlns='http://jabber.org/protocol/httpbind'"
+    """(True, JID) or (False, why) for a token login over BOSH, with the e2e client."""
+    server = SimpleNamespace(bosh_url=f"http://127.0.0.1:{port}/http-bind")
+    # Prosody picks the HTTP host by the Host header, as behind Jitsi's nginx.
+    client = Bosh(server, domain, token, headers={"Host": domain})
     try:
-        first = _post(
-            url,
-            f"<body content='text/xml; charset=utf-8' hold='1' rid='1000' to='{domain}' ver='1.6' wait='10' "
-            f"xml:lang='en' {ns} xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>",
-            domain,
-        )
-    except OSError as e:
+        result, jid = client.login()
+    except (OSError, AssertionError) as e:  # no BOSH for this domain, or no session
         return False, f"no BOSH session: {e}"
-    sid = re.search(r"sid=['\"]([^'\"]+)['\"]", first)
-    if not sid or "ANONYMOUS" not in first:
-        return False, first
-    sid = sid.group(1)
-    auth = _post(
-        url,
-        f"<body rid='1001' sid='{sid}' {ns}><auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
-        "mechanism='ANONYMOUS'/></body>",
-        domain,
-    )
-    if "<success" not in auth:
-        return False, auth
-    _post(
-        url,
-        f"<body rid='1002' sid='{sid}' to='{domain}' xml:lang='en' xmpp:restart='true' {ns} "
-        "xmlns:xmpp='urn:xmpp:xbosh'/>",
-        domain,
-    )
-    bound = _post(
-        url,
-        f"<body rid='1003' sid='{sid}' {ns}><iq type='set' id='b1' xmlns='jabber:client'>"
-        "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq></body>",
-        domain,
-    )
-    jid = re.search(r"<jid>([^<]+)</jid>", bound)
-    with contextlib.suppress(OSError):
-        _post(url, f"<body rid='1004' sid='{sid}' type='terminate' {ns}/>", domain)
-    if not jid or not jid.group(1).split("/")[0].endswith("@" + domain):
-        return False, bound
-    return True, jid.group(1)
+    if not result.ok:
+        return False, f"{result.condition}: {result.text}"
+    return True, jid
 
 
 # ------------------------------------------------------------ Prosody's view
