@@ -798,6 +798,27 @@ fn config_errors_say_what_to_fix() {
 }
 
 #[test]
+fn secret_with_key_server_is_ignored() {
+    let v = Verifier::new(Options {
+        asap_key_server: Some("https://keys.example.com/".into()),
+        ..opts()
+    })
+    .unwrap();
+    assert!(v.uses_public_keys());
+    assert_eq!(v.algorithm(), Algorithm::RS256);
+    assert!(v.config.secret.is_none() && v.hmac_key.is_none());
+    // A token signed with the (ignored) secret does not pass.
+    let t = mint(
+        Algorithm::HS256,
+        SigningKey::Secret(SECRET),
+        Some("k"),
+        &good_claims(),
+    )
+    .unwrap();
+    refused(&v, &t, reason::INVALID_ALG);
+}
+
+#[test]
 fn header_decodes_without_verifying() {
     let t = mint(
         Algorithm::HS256,
