@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 # pidfile and data) and BOSH client.
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from harness import PLUGINS, Bosh, native_module  # noqa: E402
-from installer_root import DOMAIN, ScratchRoot  # noqa: E402
+from test_installer_support import DOMAIN, ScratchRoot  # noqa: E402
 
 ANSIBLE_DIR = REPO / "contrib" / "ansible"
 RELEASE = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release"
@@ -69,7 +69,6 @@ class Scratch:
             tempfile.tempdir = saved
         self.root = self.sr.root
         self.tmp = self.sr.base
-        self._move_run_dir_into_root()
         src = self.tmp / "build"
         (src / "lua5.4").mkdir(parents=True)
         shutil.copy2(binary, src / "jitsi-meet-tokens")
@@ -79,22 +78,6 @@ class Scratch:
         self.files_dest = self.root / "opt" / "jitsi-meet-tokens"
         self.ansible_cfg = self.tmp / "ansible.cfg"
         self.ansible_cfg.write_text("[defaults]\n")
-
-    def _move_run_dir_into_root(self):
-        """Here the installer itself restarts Prosody, and it reads the config's
-        pidfile as a path inside --root; the e2e root keeps pidfile, data and log
-        beside the root, so move them to the root's /run/prosody."""
-        old = self.sr.run_dir
-        new = self.root / "run" / "prosody"
-        new.parent.mkdir(parents=True)
-        new.parent.chmod(0o755)
-        shutil.move(str(old), str(new))
-        cfg = self.root / "etc/prosody/prosody.cfg.lua"
-        text = cfg.read_text()
-        assert str(old) in text
-        cfg.write_text(text.replace(str(old), str(new)))
-        self.sr.run_dir = new
-        self.sr.log = new / self.sr.log.name
 
     def snapshot(self):
         """Path -> (sha256, mtime_ns) of every file the role or installer may write."""
