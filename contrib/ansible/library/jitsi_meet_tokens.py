@@ -201,10 +201,13 @@ files:
   elements: raw
   sample: ["/etc/prosody/conf.avail/meet.example.com.cfg.lua"]
 restart:
-  description: What the installer reported about restarting Prosody.
+  description:
+    - What the installer reported about restarting Prosody, for example V(none),
+      V(restarted), V(started), V(skipped) (with O(restart=false)) or V(would-restart)
+      (check mode); V(unknown) in check mode before the installer is installed.
   returned: always
-  type: raw
-  sample: false
+  type: str
+  sample: restarted
 warnings:
   description: The installer's warnings (also shown as Ansible warnings).
   returned: when the installer warned
@@ -404,7 +407,7 @@ def main():
         if module.check_mode:
             # A fresh host in a --check run: the role's install step did not really run.
             module.warn(msg + "; check mode cannot preview the configuration change")
-            module.exit_json(changed=True, files=[], restart=False, command=[], installer={})
+            module.exit_json(changed=True, files=[], restart="unknown", command=[], installer={})
         module.fail_json(msg=msg)
 
     diff_text = None
@@ -433,7 +436,7 @@ def main():
     output = dict(
         changed=changed,
         files=result.get("files") or [],
-        restart=result.get("restart", False),
+        restart=str(result.get("restart", "none")),
         command=command,
         installer=result,
     )
