@@ -8,7 +8,16 @@ use anyhow::{bail, Context, Result};
 const MAX_BODY: u64 = 1 << 20;
 
 pub fn agent(timeout: Duration) -> ureq::Agent {
+    // The system's CA store (an internal key server's private CA works once it is in
+    // /etc/ssl/certs), with aws-lc-rs as rustls' crypto provider.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .build();
     ureq::Agent::config_builder()
+        .tls_config(tls)
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .build()
