@@ -6,7 +6,19 @@
 
 local st = require "util.stanza";
 local jid = require "util.jid";
-local is_admin = require "core.usermanager".is_admin;
+local um = require "core.usermanager";
+
+-- Prosody 13 replaced is_admin() with roles: there it logs a warning with a
+-- traceback on every call, and returns false under strict_deprecate_is_admin
+-- (which would subject Jicofo to the room check). 0.11/0.12 have no get_jid_role.
+local legacy_admin_roles = { ["prosody:admin"] = true, ["prosody:operator"] = true };
+local function is_admin(jid, host)
+	if um.get_jid_role then
+		local role = um.get_jid_role(jid, host);
+		return role ~= nil and legacy_admin_roles[role.name] == true;
+	end
+	return um.is_admin(jid, host);
+end
 
 local parent_host = module.host:gsub("^[^.]+%.", "");
 local parent = module:context(parent_host);

@@ -16,6 +16,9 @@ const DUMP_LUA: &str = r#"
 local lib, cfg = arg[1], arg[2]
 package.path = lib .. "/?.lua;" .. package.path
 package.cpath = lib .. "/?.so;" .. package.cpath
+-- Prosody 13 requires its own modules as "prosody.util.x"; its loader.lua maps
+-- those names (what /usr/bin/prosody does first). Older Prosody has no loader.
+if not pcall(require, "prosody.loader") then pcall(require, "loader") end
 local cm = require "core.configmanager"
 local ok, _, err = cm.load(cfg)
 if not ok then
