@@ -64,6 +64,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def loopback_options(run_dir: Path, log_path: Path, c2s_port: int, http_port: int) -> str:
+    """Global options that keep a test Prosody inside `run_dir` and on loopback."""
+    return f"""pidfile = {lua_string(str(run_dir / "prosody.pid"))}
+data_path = {lua_string(str(run_dir / "data"))}
+certificates = {lua_string(str(run_dir / "certs"))}
+log = {{ info = {lua_string(str(log_path))} }}
+interfaces = {{ "127.0.0.1" }}
+local_interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s_port} }}
+c2s_direct_tls_ports = {{}}
+http_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ {http_port} }}
+https_ports = {{}}
+https_interfaces = {{}}
+modules_disabled = {{ "s2s", "offline" }}
+consider_bosh_secure = true
+prosodyctl_service_warnings = false"""
+
+
 def lua_string(s: str) -> str:
     """A Lua long-bracket-free quoted string (the values we write are plain ASCII)."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -106,24 +125,10 @@ class Prosody:
         cfg = d / "prosody.cfg.lua"
         cfg.write_text(
             f"""
-pidfile = {lua_string(str(d / "prosody.pid"))}
-data_path = {lua_string(str(d / "data"))}
-certificates = {lua_string(str(d / "certs"))}
-log = {{ info = {lua_string(str(self.log_path))} }}
-interfaces = {{ "127.0.0.1" }}
-local_interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {self.c2s_port} }}
-c2s_direct_tls_ports = {{}}
-http_interfaces = {{ "127.0.0.1" }}
-http_ports = {{ {self.http_port} }}
-https_ports = {{}}
-https_interfaces = {{}}
+{loopback_options(d, self.log_path, self.c2s_port, self.http_port)}
 modules_enabled = {{ "saslauth", "disco", "bosh", "websocket", "ping" }}
-modules_disabled = {{ "s2s", "offline" }}
 c2s_require_encryption = false
-consider_bosh_secure = true
 consider_websocket_secure = true
-prosodyctl_service_warnings = false
 plugin_paths = {{ {lua_string(str(PLUGINS))} }}
 {self.global_config}
 {self.hosts_config}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import PLUGINS, REPO, free_port, lua_string, native_module
+from harness import PLUGINS, REPO, free_port, loopback_options, native_module
 
 DOMAIN = "meet.test"
 
@@ -97,21 +97,7 @@ class ScratchRoot:
         text = main.read_text()
         overrides = f"""
 -- test overrides: everything inside the scratch dir, loopback only
-pidfile = {lua_string(str(self.run_dir / "prosody.pid"))}
-data_path = {lua_string(str(self.run_dir / "data"))}
-certificates = {lua_string(str(self.run_dir / "certs"))}
-log = {{ info = {lua_string(str(self.log))} }}
-interfaces = {{ "127.0.0.1" }}
-local_interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {self.c2s_port} }}
-c2s_direct_tls_ports = {{}}
-http_interfaces = {{ "127.0.0.1" }}
-http_ports = {{ {self.http_port} }}
-https_ports = {{}}
-https_interfaces = {{}}
-modules_disabled = {{ "s2s", "offline" }}
-consider_bosh_secure = true
-prosodyctl_service_warnings = false
+{loopback_options(self.run_dir, self.log, self.c2s_port, self.http_port)}
 """
         # Prosody 0.12 fails on a global option set twice, so Debian's own lines for
         # the options we move go first (each is `key = value` or a `{ ... }` block
