@@ -11,10 +11,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jitsi_tokens_verifier::{self as verifier, Options, Verifier};
+use jitsi_tokens_verifier::{self as verifier, Json, Object, Options, Verifier};
 use mlua::ffi;
 use mlua::prelude::*;
-use serde_json::{Map, Value};
 
 /// The userdata behind `jt.verifier(opts)`.
 struct LuaVerifier(Verifier);
@@ -46,12 +45,13 @@ impl LuaUserData for LuaVerifier {
                     }
                     None => unix_now(),
                 };
-                match this.0.verify_bytes(&token.as_bytes(), pem.as_deref(), now) {
-                    Ok(claims) => Ok((
-                        LuaValue::Table(object_to_table(lua, &claims)?),
-                        LuaValue::Nil,
-                        LuaValue::Nil,
-                    )),
+                let verified =
+                    this.0
+                        .verify_with(&token.as_bytes(), pem.as_deref(), now, |claims| {
+                            object_to_table(lua, claims)
+                        });
+                match verified {
+                    Ok(table) => Ok((LuaValue::Table(table?), LuaValue::Nil, LuaValue::Nil)),
                     Err(f) => refusal(lua, &f.reason, f.condition.as_str()),
                 }
             },
@@ -90,17 +90,18 @@ fn unix_now() -> i64 {
 /// Built with the raw C API inside one protected call: mlua's safe `create_string` /
 /// `raw_set` each enter their own protected call, which made this conversion cost as
 /// much as the whole verification (measured with callgrind).
-fn object_to_table(lua: &Lua, map: &Map<String, Value>) -> LuaResult<LuaTable> {
+fn object_to_table(lua: &Lua, claims: Object<'_>) -> LuaResult<LuaTable> {
     // SAFETY: the closure runs in protected mode (a Lua error unwinds to mlua's pcall);
-    // it holds no values with destructors across Lua API calls, and each nesting level
-    // checks stack space first (depth is bounded by serde_json's recursion limit).
-    unsafe { lua.exec_raw::<LuaTable>((), |state| push_object(state, map)) }
+    // it holds no values with destructors across Lua API calls (the claim view is
+    // borrowed slices and iterators over them), and each nesting level checks stack
+    // space first (depth is bounded by serde_json's recursion limit).
+    unsafe { lua.exec_raw::<LuaTable>((), |state| push_object(state, claims)) }
 }
 
-unsafe fn push_object(state: *mut ffi::lua_State, map: &Map<String, Value>) {
+unsafe fn push_object(state: *mut ffi::lua_State, object: Object<'_>) {
     ffi::luaL_checkstack(state, 4, c"claims nested too deeply".as_ptr());
-    ffi::lua_createtable(state, 0, map.len().min(i32::MAX as usize) as _);
-    for (k, v) in map {
+    ffi::lua_createtable(state, 0, object.len().min(i32::MAX as usize) as _);
+    for (k, v) in object.iter() {
         if v.is_null() {
             continue;
         }
@@ -110,18 +111,17 @@ unsafe fn push_object(state: *mut ffi::lua_State, map: &Map<String, Value>) {
     }
 }
 
-unsafe fn push_value(state: *mut ffi::lua_State, v: &Value) {
+unsafe fn push_value(state: *mut ffi::lua_State, v: Json<'_>) {
     match v {
-        Value::Null => ffi::lua_pushnil(state),
-        Value::Bool(b) => ffi::lua_pushboolean(state, *b as _),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => ffi::lua_pushinteger(state, i as _),
-            None => ffi::lua_pushnumber(state, n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => {
+        Json::Null => ffi::lua_pushnil(state),
+        Json::Bool(b) => ffi::lua_pushboolean(state, b as _),
+        Json::Int(i) => ffi::lua_pushinteger(state, i as _),
+        Json::UInt(u) => ffi::lua_pushnumber(state, u as f64),
+        Json::Float(f) => ffi::lua_pushnumber(state, f),
+        Json::Str(s) => {
             ffi::lua_pushlstring(state, s.as_ptr().cast(), s.len());
         }
-        Value::Array(a) => {
+        Json::Array(a) => {
             ffi::luaL_checkstack(state, 4, c"claims nested too deeply".as_ptr());
             ffi::lua_createtable(state, a.len().min(i32::MAX as usize) as _, 0);
             for (i, item) in a.iter().enumerate() {
@@ -132,7 +132,7 @@ unsafe fn push_value(state: *mut ffi::lua_State, v: &Value) {
                 ffi::lua_rawseti(state, -2, (i + 1) as _);
             }
         }
-        Value::Object(o) => push_object(state, o),
+        Json::Object(o) => push_object(state, o),
     }
 }
 
@@ -234,14 +234,9 @@ fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
                     LuaValue::String(lua.create_string("Invalid token")?),
                 ));
             };
-            let Ok(token) = std::str::from_utf8(&token.as_bytes()).map(str::to_owned) else {
-                return Ok((
-                    LuaValue::Nil,
-                    LuaValue::String(lua.create_string("Invalid token")?),
-                ));
-            };
-            match verifier::header(&token) {
-                Ok(h) => Ok((LuaValue::Table(object_to_table(lua, &h)?), LuaValue::Nil)),
+            // Bytes that are not UTF-8 are not base64url either: "Invalid token".
+            match verifier::header_with(&token.as_bytes(), |h| object_to_table(lua, h)) {
+                Ok(h) => Ok((LuaValue::Table(h?), LuaValue::Nil)),
                 Err(f) => Ok((
                     LuaValue::Nil,
                     LuaValue::String(lua.create_string(f.reason)?),

@@ -1,9 +1,8 @@
 //! Checks 7 to 11 of the spec: time, issuer, audience, room, subject.
 
-use serde_json::{Number, Value};
-
+use crate::json::{Json, Object};
 use crate::options::Config;
-use crate::{reason, Claims, Condition, Failure};
+use crate::{reason, Condition, Failure};
 
 /// A JSON number as an exact integer when it is one, else as a float.
 enum Num {
@@ -11,30 +10,77 @@ enum Num {
     Float(f64),
 }
 
-fn num(n: &Number) -> Num {
-    if let Some(i) = n.as_i64() {
-        Num::Int(i.into())
-    } else if let Some(u) = n.as_u64() {
-        Num::Int(u.into())
-    } else {
-        // serde_json never yields NaN or infinity from JSON text.
-        Num::Float(n.as_f64().unwrap_or(0.0))
+/// The header fields the checks read, found in one pass (the last of a
+/// duplicated name counts, as everywhere).
+#[derive(Default)]
+pub(crate) struct Header<'v> {
+    pub typ: Option<Json<'v>>,
+    pub alg: Option<Json<'v>>,
+    pub kid: Option<Json<'v>>,
+}
+
+impl<'v> Header<'v> {
+    pub fn of(header: Object<'v>) -> Self {
+        let mut h = Header::default();
+        for (name, value) in header.iter() {
+            match name {
+                "typ" => h.typ = Some(value),
+                "alg" => h.alg = Some(value),
+                "kid" => h.kid = Some(value),
+                _ => {}
+            }
+        }
+        h
+    }
+}
+
+/// The registered claims the checks read, found in one pass over the claims
+/// (a realistic token has a dozen; looking each up by name showed up in profiles).
+#[derive(Default)]
+struct Registered<'v> {
+    exp: Option<Json<'v>>,
+    nbf: Option<Json<'v>>,
+    iss: Option<Json<'v>>,
+    aud: Option<Json<'v>>,
+    room: Option<Json<'v>>,
+    sub: Option<Json<'v>>,
+}
+
+impl<'v> Registered<'v> {
+    fn of(claims: Object<'v>) -> Self {
+        let mut r = Registered::default();
+        for (name, value) in claims.iter() {
+            let slot = match name {
+                "exp" => &mut r.exp,
+                "nbf" => &mut r.nbf,
+                "iss" => &mut r.iss,
+                "aud" => &mut r.aud,
+                "room" => &mut r.room,
+                "sub" => &mut r.sub,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        r
     }
 }
 
 /// `Some(number)` for a present number, `Err` for a present non-number (null
 /// included: upstream's cjson null is a truthy non-number), `None` when absent.
-fn time_claim(claims: &Claims, name: &str, text: &'static str) -> Result<Option<Num>, Failure> {
-    match claims.get(name) {
+fn time_claim(claim: Option<Json<'_>>, text: &'static str) -> Result<Option<Num>, Failure> {
+    match claim {
         None => Ok(None),
-        Some(Value::Number(n)) => Ok(Some(num(n))),
+        Some(Json::Int(i)) => Ok(Some(Num::Int(i.into()))),
+        Some(Json::UInt(u)) => Ok(Some(Num::Int(u.into()))),
+        // serde_json never yields NaN or infinity from JSON text.
+        Some(Json::Float(f)) => Ok(Some(Num::Float(f))),
         Some(_) => Err(Failure::not_allowed(text)),
     }
 }
 
-fn check_time(c: &Config, claims: &Claims, now: i64) -> Result<(), Failure> {
-    let exp = time_claim(claims, "exp", reason::EXP_NOT_NUMBER)?;
-    let nbf = time_claim(claims, "nbf", reason::NBF_NOT_NUMBER)?;
+fn check_time(c: &Config, claims: &Registered<'_>, now: i64) -> Result<(), Failure> {
+    let exp = time_claim(claims.exp, reason::EXP_NOT_NUMBER)?;
+    let nbf = time_claim(claims.nbf, reason::NBF_NOT_NUMBER)?;
     let now_i = i128::from(now);
     let leeway = i128::from(c.leeway);
     if let Some(exp) = exp {
@@ -69,39 +115,40 @@ fn check_time(c: &Config, claims: &Claims, now: i64) -> Result<(), Failure> {
 
 /// Whether `value` is accepted by `list` (`"*"` accepts any present value, as
 /// upstream does).
-fn accepted(list: &[String], value: &Value) -> bool {
+fn accepted(list: &[String], value: Json<'_>) -> bool {
     list.iter()
         .any(|a| a == "*" || value.as_str() == Some(a.as_str()))
 }
 
 /// Claims absent or JSON null count as missing (a null never reaches Prosody).
-fn present<'a>(claims: &'a Claims, name: &str) -> Option<&'a Value> {
-    claims.get(name).filter(|v| !v.is_null())
+fn present(claim: Option<Json<'_>>) -> Option<Json<'_>> {
+    claim.filter(|v| !v.is_null())
 }
 
-pub(crate) fn check(c: &Config, claims: &Claims, now: i64) -> Result<(), Failure> {
-    check_time(c, claims, now)?;
+pub(crate) fn check(c: &Config, claims: Object<'_>, now: i64) -> Result<(), Failure> {
+    let claims = Registered::of(claims);
+    check_time(c, &claims, now)?;
 
-    let iss = present(claims, "iss").ok_or_else(|| Failure::not_allowed(reason::ISS_MISSING))?;
+    let iss = present(claims.iss).ok_or_else(|| Failure::not_allowed(reason::ISS_MISSING))?;
     if !accepted(&c.issuers, iss) {
         return Err(Failure::not_allowed(reason::ISS_INVALID));
     }
 
-    let aud = present(claims, "aud").ok_or_else(|| Failure::not_allowed(reason::AUD_MISSING))?;
+    let aud = present(claims.aud).ok_or_else(|| Failure::not_allowed(reason::AUD_MISSING))?;
     let aud_ok = match aud {
         _ if c.audiences.iter().any(|a| a == "*") => true,
         // Ours: an array passes when any element is accepted (RFC 7519 §4.1.3).
-        Value::Array(items) => items.iter().any(|v| accepted(&c.audiences, v)),
+        Json::Array(items) => items.iter().any(|v| accepted(&c.audiences, v)),
         v => accepted(&c.audiences, v),
     };
     if !aud_ok {
         return Err(Failure::not_allowed(reason::AUD_INVALID));
     }
 
-    if c.require_room && present(claims, "room").is_none() {
+    if c.require_room && present(claims.room).is_none() {
         return Err(Failure::new(reason::ROOM_MISSING, Condition::NotAuthorized));
     }
-    if present(claims, "sub").is_none() {
+    if present(claims.sub).is_none() {
         return Err(Failure::new(reason::SUB_MISSING, Condition::NotAuthorized));
     }
     Ok(())

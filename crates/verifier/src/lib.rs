@@ -19,7 +19,8 @@
 //! - [`mint`] signs a token (CLI `token mint` and tests).
 //!
 //! Additions: [`Verifier::verify_bytes`] and [`header_bytes`] (a Lua string need
-//! not be UTF-8), [`Verifier::key_parses`] / [`Verifier::cached_keys`] /
+//! not be UTF-8), [`Verifier::verify_with`] (the claims as a borrowed [`Object`]
+//! view, no map built), [`Verifier::key_parses`] / [`Verifier::cached_keys`] /
 //! [`Verifier::set_key_cache_size`], [`verify_signature`] (signature only, for test
 //! vectors and the CLI), [`reason`] (every failure text as a constant),
 //! `Algorithm: FromStr + Display`.
@@ -52,6 +53,7 @@ use serde_json::{Map, Value};
 mod algorithm;
 mod claims;
 mod decode;
+mod json;
 mod jwks;
 mod keys;
 mod options;
@@ -60,6 +62,7 @@ mod sign;
 
 pub use algorithm::UnknownAlgorithm;
 pub use decode::MAX_TOKEN_LEN;
+pub use json::{Array, Json, Object};
 pub use jwks::MAX_DOCUMENT_LEN;
 pub use keys::DEFAULT_KEY_CACHE_SIZE;
 
@@ -210,24 +213,41 @@ impl Verifier {
         public_key_pem: Option<&str>,
         now: i64,
     ) -> Result<Claims, Failure> {
+        self.verify_with(token, public_key_pem, now, |claims| claims.to_map())
+    }
+
+    /// Verify like [`Verifier::verify_bytes`], then hand the claims to `f` as a
+    /// view into the decoded token instead of building a `serde_json` map: a caller
+    /// that converts them anyway (the Lua module builds a Lua table) saves an
+    /// allocation per key and string.
+    pub fn verify_with<R>(
+        &self,
+        token: &[u8],
+        public_key_pem: Option<&str>,
+        now: i64,
+        f: impl FnOnce(Object<'_>) -> R,
+    ) -> Result<R, Failure> {
         let c = &self.config;
         let d = decode::decode(token)?;
-        match d.header.get("typ") {
-            Some(Value::String(t)) if t == "JWT" => {}
+        let mut nodes = json::Nodes::with_capacity_for(d.claims_json().len());
+        let (header, claims) = d.parse(&mut nodes)?;
+        let header = claims::Header::of(nodes.object(header));
+        match header.typ {
+            Some(Json::Str("JWT")) => {}
             None if !c.require_typ => {}
             _ => return Err(Failure::not_allowed(reason::INVALID_TYP)),
         }
         // `none` and every unknown name fail here: only the configured alg passes.
-        if d.header.get("alg").and_then(Value::as_str) != Some(c.algorithm.as_str()) {
+        if header.alg.and_then(|a| a.as_str()) != Some(c.algorithm.as_str()) {
             return Err(Failure::not_allowed(reason::INVALID_ALG));
         }
         if c.key_mode {
-            let kid = match d.header.get("kid") {
-                Some(Value::String(k)) if !k.is_empty() => k.as_str(),
+            let kid = match header.kid {
+                Some(Json::Str(k)) if !k.is_empty() => k,
                 _ => return Err(Failure::not_allowed(reason::KID_MISSING)),
             };
             let key = self.public_key(kid, public_key_pem)?;
-            key.verify_sig(d.signing_input, &d.signature)
+            key.verify_sig(d.signing_input, d.signature())
                 .map_err(|_| Failure::not_allowed(reason::INVALID_SIGNATURE))?;
         } else {
             let key = self
@@ -235,11 +255,12 @@ impl Verifier {
                 .as_ref()
                 .ok_or_else(|| Failure::not_allowed(reason::KEY_MISSING))?;
             // aws-lc-rs compares the tags in constant time.
-            hmac::verify(key, d.signing_input, &d.signature)
+            hmac::verify(key, d.signing_input, d.signature())
                 .map_err(|_| Failure::not_allowed(reason::INVALID_SIGNATURE))?;
         }
-        claims::check(c, &d.claims, now)?;
-        Ok(d.claims)
+        let claims = nodes.object(claims);
+        claims::check(c, claims, now)?;
+        Ok(f(claims))
     }
 
     fn public_key(&self, kid: &str, pem: Option<&str>) -> Result<Arc<ParsedPublicKey>, Failure> {
@@ -304,12 +325,17 @@ impl Verifier {
 
 /// Decode a token's header without verifying anything.
 pub fn header(token: &str) -> Result<Map<String, Value>, Failure> {
-    decode::header_only(token.as_bytes())
+    header_with(token.as_bytes(), |h| h.to_map())
 }
 
 /// [`header`] for a token that may not be UTF-8.
 pub fn header_bytes(token: &[u8]) -> Result<Map<String, Value>, Failure> {
-    decode::header_only(token)
+    header_with(token, |h| h.to_map())
+}
+
+/// [`header_bytes`], handing the header to `f` as a view (see [`Verifier::verify_with`]).
+pub fn header_with<R>(token: &[u8], f: impl FnOnce(Object<'_>) -> R) -> Result<R, Failure> {
+    decode::header_with(token, f)
 }
 
 /// File name of `kid`'s key on an ASAP key server.
@@ -336,19 +362,20 @@ pub enum VerifyKey<'a> {
 /// "could not obtain public key" (unusable key), "Invalid signature".
 pub fn verify_signature(token: &str, alg: Algorithm, key: VerifyKey<'_>) -> Result<(), Failure> {
     let d = decode::decode(token.as_bytes())?;
+    d.parse(&mut json::Nodes::default())?;
     let bad_key = || Failure::not_allowed(reason::NO_PUBLIC_KEY);
     let ok = match (alg.hmac(), key) {
         (Some(h), VerifyKey::Secret(secret)) => {
-            hmac::verify(&hmac::Key::new(h, secret), d.signing_input, &d.signature).is_ok()
+            hmac::verify(&hmac::Key::new(h, secret), d.signing_input, d.signature()).is_ok()
         }
         (Some(_), _) | (None, VerifyKey::Secret(_)) => return Err(bad_key()),
         (None, VerifyKey::Pem(pem)) => keys::parse_pem(alg, pem)
             .map_err(|_| bad_key())?
-            .verify_sig(d.signing_input, &d.signature)
+            .verify_sig(d.signing_input, d.signature())
             .is_ok(),
         (None, VerifyKey::Jwk(json)) => jwks::parse_jwk(alg, json)
             .map_err(|_| bad_key())?
-            .verify_sig(d.signing_input, &d.signature)
+            .verify_sig(d.signing_input, d.signature())
             .is_ok(),
     };
     if ok {

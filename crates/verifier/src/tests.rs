@@ -151,12 +151,8 @@ fn row2_header_and_body_not_objects() {
 #[test]
 fn row2_deep_json_is_refused_without_overflow() {
     let v = hs();
-    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let deep_obj = format!("{{\"a\":{deep}}}");
     let body = serde_json::to_string(&good_claims()).unwrap();
-    // Too long for the 16 KiB limit as a token: parse the JSON directly.
-    let e = decode::object(deep_obj.as_bytes(), reason::INVALID_HEADER).unwrap_err();
-    assert_eq!(e.reason, reason::INVALID_HEADER);
+    // 100,000 levels (too long for a token) are in json.rs's tests.
     // Within the size limit: 5000 levels.
     let d = format!("{{\"a\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
     refused(
