@@ -66,11 +66,23 @@ fn split(token: &[u8]) -> Result<[&[u8]; 3], Failure> {
     }
 }
 
-/// Append the decoded `part` to `out`.
+/// Append the decoded `part` to `out`; same rules as [`B64`].
+///
+/// base64-simd rather than `B64` on the login path: decoding a realistic token
+/// took a tenth of an HS256 verify with the scalar decoder (perf), a third of
+/// that with SIMD. It refuses non-canonical trailing bits as `B64` does; the rare
+/// part that carries `=` goes to `B64` (whose padding rules are looser).
 fn b64(part: &[u8], out: &mut Vec<u8>) -> Result<usize, Failure> {
-    B64.decode_vec(part, out)
-        .map_err(|_| Failure::not_allowed(reason::INVALID_TOKEN))?;
-    Ok(out.len())
+    let decoded = if part.last() == Some(&b'=') {
+        B64.decode_vec(part, out).is_ok()
+    } else {
+        base64_simd::URL_SAFE_NO_PAD.decode_append(part, out).is_ok()
+    };
+    if decoded {
+        Ok(out.len())
+    } else {
+        Err(Failure::not_allowed(reason::INVALID_TOKEN))
+    }
 }
 
 pub(crate) fn decode(token: &[u8]) -> Result<Decoded<'_>, Failure> {
@@ -98,4 +110,37 @@ pub(crate) fn header_with<R>(token: &[u8], f: impl FnOnce(Object<'_>) -> R) -> R
         .parse_object(&bytes)
         .ok_or_else(|| Failure::not_allowed(reason::INVALID_HEADER))?;
     Ok(f(nodes.object(header)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE as PADDED;
+
+    /// The SIMD decoder accepts exactly what `B64` accepts, with the same bytes.
+    #[test]
+    fn simd_decoder_agrees_with_b64() {
+        let alphabet = b"AQgw-_=+/. \0\xff";
+        for len in 0..48usize {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
+            for text in [B64.encode(&data), PADDED.encode(&data)] {
+                let text = text.into_bytes();
+                let mut variants = vec![text.clone()];
+                for at in 0..text.len() {
+                    for &c in alphabet {
+                        let mut t = text.clone();
+                        t[at] = c;
+                        variants.push(t);
+                    }
+                }
+                variants.push([&text[..], b"="].concat());
+                variants.push([&text[..], b"=="].concat());
+                for t in variants {
+                    let mut out = Vec::new();
+                    let ours = b64(&t, &mut out).ok().map(|_| out);
+                    assert_eq!(ours, B64.decode(&t).ok(), "{:?}", String::from_utf8_lossy(&t));
+                }
+            }
+        }
+    }
 }
