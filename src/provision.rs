@@ -226,6 +226,15 @@ pub fn execute(
         return Ok(out);
     }
     let svc = service(&ctx.root, sys, &loaded, domain);
+    if let Some(why) = svc.restart_denied(runner)? {
+        out.restart = "denied".into();
+        let w = format!(
+            "Prosody was not restarted: {why}; the change takes effect when Prosody restarts"
+        );
+        rep.warn(&w);
+        out.warnings.push(w);
+        return Ok(out);
+    }
     rep.step("restarting Prosody");
     let res = svc.restart(runner, domain, expect);
     rep.done();

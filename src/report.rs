@@ -22,7 +22,8 @@ macro_rules! err {
 pub struct Outcome {
     pub changed: bool,
     pub files: Vec<String>,
-    /// `none`, `skipped`, `restarted`, `started`, `would-restart` or `failed`.
+    /// `none`, `skipped`, `denied` (by policy-rc.d), `restarted`, `started`,
+    /// `would-restart` or `failed`.
     pub restart: String,
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,10 @@
-//! Restarting Prosody and proving it came back. systemd where it runs; otherwise
-//! stop the pidfile's process with signals (Debian 12's init script cannot stop a
-//! Prosody on lua5.4, see prosody.md) and start it again through the init script, or
-//! — under a `--root` that is not `/` — by spawning `prosody -F` as the prosody user.
+//! Restarting Prosody and proving it came back. On the real system (`--root /`) the
+//! local policy is asked first (`invoke-rc.d --query`, which consults
+//! `policy-rc.d`, as Debian requires of maintainer scripts), and the service is
+//! driven through `invoke-rc.d`: a restart under systemd; otherwise the pidfile's
+//! process is stopped with signals (Debian 12's init script cannot stop a Prosody on
+//! lua5.4, see prosody.md) and started again. Under a `--root` that is not `/`,
+//! `prosody -F` is spawned as the prosody user.
 //! Success means a new PID in the pidfile and the BOSH endpoint answering for the
 //! domain (offering ANONYMOUS, i.e. token login, when we configured it).
 
@@ -97,6 +100,13 @@ fn stop_pid(pid: i32) -> Result<()> {
     bail!("Prosody (PID {pid}) did not stop after SIGTERM and SIGKILL")
 }
 
+/// `invoke-rc.d` on the real system, when installed (Debian's sysv-rc / init-system-helpers).
+fn invoke_rc_d(root: &Path) -> Option<PathBuf> {
+    (root == Path::new("/"))
+        .then(|| which::which("invoke-rc.d").ok())
+        .flatten()
+}
+
 fn systemd_running(root: &Path) -> bool {
     root == Path::new("/")
         && Path::new("/run/systemd/system").is_dir()
@@ -108,16 +118,53 @@ impl Service {
         self.pidfile.as_deref().and_then(running_pid)
     }
 
+    /// Why the local policy forbids restarting Prosody now, if it does: a
+    /// `policy-rc.d` answering "no" (image builds, chroots) is asked before anything
+    /// is stopped. No `invoke-rc.d` or a scratch root means no policy applies.
+    pub fn restart_denied(&self, runner: &dyn Runner) -> Result<Option<String>> {
+        let Some(invoke) = invoke_rc_d(&self.root) else {
+            return Ok(None);
+        };
+        let out = runner.run(
+            &Cmd::new(invoke)
+                .arg("--query")
+                .arg("prosody")
+                .arg("restart"),
+        )?;
+        // 101: not allowed; 106: not allowed, a fallback action is suggested. 104
+        // (allowed), 105 (no policy) and the script errors (100, 102, 103, which the
+        // restart itself then reports) are not a policy refusal.
+        Ok(match out.status {
+            Some(code @ (101 | 106)) => Some(format!(
+                "the local policy (policy-rc.d) does not allow restarting prosody \
+                 (invoke-rc.d --query prosody restart: {code})"
+            )),
+            _ => None,
+        })
+    }
+
     /// Restart (or start) Prosody and wait until it answers as `expect` says.
     pub fn restart(&self, runner: &dyn Runner, domain: &str, expect: Expect) -> Result<Restarted> {
         let old = self.pid();
         let method;
         let mut spawned: Option<i32> = None;
+        let invoke = invoke_rc_d(&self.root);
         if systemd_running(&self.root) {
-            method = "systemctl restart prosody".to_string();
-            let out = runner.run(&Cmd::new("systemctl").arg("restart").arg("prosody"))?;
+            let cmd = match &invoke {
+                Some(i) => Cmd::new(i)
+                    .arg("--disclose-deny")
+                    .arg("prosody")
+                    .arg("restart"),
+                None => Cmd::new("systemctl").arg("restart").arg("prosody"),
+            };
+            method = cmd.display();
+            let out = runner.run(&cmd)?;
             if !out.success() {
-                bail!("systemctl restart prosody failed: {}", out.stderr.trim());
+                bail!(
+                    "{method} failed: {}{}",
+                    out.stdout.trim(),
+                    out.stderr.trim()
+                );
             }
         } else {
             if let Some(pid) = old {
@@ -126,8 +173,15 @@ impl Service {
             let init = self.root.join("etc/init.d/prosody");
             if self.root == Path::new("/") && init.exists() {
                 // Stopping was ours (signals); the init script only starts.
-                method = format!("{} start", init.display());
-                let out = runner.run(&Cmd::new(&init).arg("start"))?;
+                let cmd = match &invoke {
+                    Some(i) => Cmd::new(i)
+                        .arg("--disclose-deny")
+                        .arg("prosody")
+                        .arg("start"),
+                    None => Cmd::new(&init).arg("start"),
+                };
+                method = cmd.display();
+                let out = runner.run(&cmd)?;
                 if !out.success() {
                     bail!(
                         "{method} failed: {}{}",
@@ -321,6 +375,67 @@ pub fn loopback_for(iface: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::CmdOutput;
+    use std::sync::Mutex;
+
+    /// Answers every command with one exit status and records what was run.
+    struct Scripted(Option<i32>, Mutex<Vec<String>>);
+
+    impl Runner for Scripted {
+        fn run(&self, cmd: &Cmd) -> Result<CmdOutput> {
+            self.1.lock().unwrap().push(cmd.display());
+            Ok(CmdOutput {
+                status: self.0,
+                stdout: String::new(),
+                stderr: String::new(),
+            })
+        }
+        fn spawn(&self, cmd: &Cmd) -> Result<u32> {
+            bail!("not expected: {}", cmd.display())
+        }
+    }
+
+    fn service(root: &str) -> Service {
+        Service {
+            root: root.into(),
+            config: "/etc/prosody/prosody.cfg.lua".into(),
+            pidfile: None,
+            bosh: None,
+            c2s: ("127.0.0.1".into(), 5222),
+            lua_cpath: None,
+        }
+    }
+
+    #[test]
+    fn policy_rc_d_is_asked_before_a_restart_on_the_real_system() {
+        if which::which("invoke-rc.d").is_err() {
+            return; // not a Debian-like system: no policy layer to ask
+        }
+        for (status, denied) in [
+            (Some(101), true),
+            (Some(106), true),
+            (Some(104), false),
+            (Some(105), false),
+            (Some(100), false),
+        ] {
+            let runner = Scripted(status, Mutex::default());
+            let why = service("/").restart_denied(&runner).unwrap();
+            assert_eq!(why.is_some(), denied, "{status:?}");
+            let ran = runner.1.lock().unwrap();
+            assert_eq!(ran.len(), 1);
+            assert!(
+                ran[0].ends_with("invoke-rc.d --query prosody restart"),
+                "{ran:?}"
+            );
+            if let Some(why) = why {
+                assert!(why.contains("policy-rc.d"), "{why}");
+            }
+        }
+        // A scratch root's Prosody is ours: no policy is asked.
+        let runner = Scripted(Some(101), Mutex::default());
+        assert_eq!(service("/tmp/root").restart_denied(&runner).unwrap(), None);
+        assert!(runner.1.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn a_pidfile_naming_another_process_is_not_prosody() {

@@ -1,6 +1,8 @@
 //! HS256 mode. Raw input as a token (decoding, size and segment checks), then the
 //! input split at the first 0xFF into header and body JSON and signed with the
-//! verifier's secret, so the fuzzer reaches the typ/alg/claim checks too.
+//! verifier's secret, so the fuzzer reaches the typ/alg/claim checks too. The
+//! verifier's own JSON view is checked against serde_json's reading of the same
+//! bytes: the header always, the claims whenever a token passes.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -48,6 +50,11 @@ fuzz_target!(|data: &[u8]| {
     let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(h), URL_SAFE_NO_PAD.encode(b));
     let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, SECRET), input.as_bytes());
     let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
+    let expected_header = match serde_json::from_slice::<serde_json::Value>(h) {
+        Ok(serde_json::Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    assert_eq!(header(&token).ok(), expected_header);
     for v in VERIFIERS.iter() {
         match v.verify(&token, None, now) {
             // A pass means every rule held: recheck the ones we can see.
@@ -55,6 +62,9 @@ fuzz_target!(|data: &[u8]| {
                 let hv: serde_json::Value = serde_json::from_slice(h).unwrap();
                 assert_eq!(hv["alg"], "HS256");
                 assert!(claims.get("sub").is_some_and(|s| !s.is_null()));
+                let expected: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(b).unwrap();
+                assert_eq!(claims, expected);
             }
             Err(f) => assert!(!f.reason.contains(&input), "reason echoes the token"),
         }

@@ -43,6 +43,13 @@ STATE_DIRS = [Path("/var/lib/jitsi-meet-tokens"), Path("/etc/jitsi-meet-tokens")
 # Every character the old package's sed-based postinst broke on.
 NASTY_SECRET = "s3cr/et\\with\"quotes'&amp`tick` $(id) ]]"
 
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+# The package's scripts restart Prosody through invoke-rc.d, which asks policy-rc.d.
+# Tests allow prosody (and nothing else: apt must not start other services) and
+# put back whatever policy the machine had.
+ALLOW_PROSODY = '#!/bin/sh\n# jitsi-meet-tokens package tests\n[ "$1" = prosody ] && exit 0\nexit 101\n'
+DENY_ALL = "#!/bin/sh\n# jitsi-meet-tokens package tests\nexit 101\n"
+
 APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive", DEBCONF_NONINTERACTIVE_SEEN="true")
 
 
@@ -284,6 +291,22 @@ class Machine:
         shutil.rmtree(self.logdir, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def policy_rc_d(script):
+    saved = POLICY_RC_D.read_bytes() if POLICY_RC_D.exists() else None
+    mode = POLICY_RC_D.stat().st_mode & 0o7777 if saved is not None else None
+    POLICY_RC_D.write_text(script)
+    POLICY_RC_D.chmod(0o755)
+    try:
+        yield
+    finally:
+        if saved is None:
+            POLICY_RC_D.unlink(missing_ok=True)
+        else:
+            POLICY_RC_D.write_bytes(saved)
+            POLICY_RC_D.chmod(mode)
+
+
 @pytest.fixture(scope="session")
 def machine_lock():
     # One package test at a time on this machine (they share /etc/prosody and dpkg).
@@ -310,11 +333,14 @@ def machine(tmp_path, machine_lock):
         shutil.chown(PIDFILE.parent, "prosody", "adm")
 
     m = Machine(tmp_path)
+    policy = policy_rc_d(ALLOW_PROSODY)
+    policy.__enter__()
     try:
         m.adjust_config()
         m.start()
         yield m
     finally:
+        policy.__exit__(None, None, None)
         try:
             if run("dpkg-query", "-W", "-f=${db:Status-Abbrev}", PKG, check=False).stdout.strip() not in ("", "un"):
                 run("dpkg", "--purge", PKG, check=False)
@@ -582,6 +608,32 @@ def test_without_answers_the_package_installs_and_changes_nothing(deb, machine):
     assert machine.pid() == pid0
     run("apt-get", "purge", "-y", PKG)
     assert snapshot(mtimes=True) == before
+    assert_purged()
+
+
+def test_a_policy_that_forbids_restarts_is_obeyed(deb, machine):
+    """policy-rc.d says no (an image build, a chroot): the host file is written,
+    Prosody is left running as it was, and the installer says why."""
+    before = snapshot()
+    pid0 = machine.pid()
+    app_id, secret = "policyapp", "a-secret-for-the-policy-test-0123"
+    preseed(
+        f"{PKG} {PKG}/domain string {DOMAIN}",
+        f"{PKG} {PKG}/appid string {app_id}",
+        f"{PKG} {PKG}/appsecret password {secret}",
+    )
+    with policy_rc_d(DENY_ALL):
+        out = apt_install(deb)
+        assert "policy-rc.d" in out.stdout + out.stderr
+        assert machine.pid() == pid0 and pid_alive(pid0)
+        seen = prosody_sees(machine, (DOMAIN, "authentication"), (DOMAIN, "app_id"))
+        assert seen == {f"{DOMAIN} authentication": "token", f"{DOMAIN} app_id": app_id}
+        # The running Prosody still has the old configuration.
+        ok, answer = bosh_login(machine.http, mint(app_id, secret))
+        assert not ok, "the new configuration was live without a restart"
+        run("apt-get", "purge", "-y", PKG)
+        assert machine.pid() == pid0
+    assert snapshot() == before
     assert_purged()
 
 

@@ -203,8 +203,9 @@ files:
 restart:
   description:
     - What the installer reported about restarting Prosody, for example V(none),
-      V(restarted), V(started), V(skipped) (with O(restart=false)) or V(would-restart)
-      (check mode); V(unknown) in check mode before the installer is installed.
+      V(restarted), V(started), V(skipped) (with O(restart=false)), V(denied) (the
+      host's C(policy-rc.d) forbids restarting services) or V(would-restart) (check
+      mode); V(unknown) in check mode before the installer is installed.
   returned: always
   type: str
   sample: restarted

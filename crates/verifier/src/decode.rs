@@ -76,7 +76,9 @@ fn b64(part: &[u8], out: &mut Vec<u8>) -> Result<usize, Failure> {
     let decoded = if part.last() == Some(&b'=') {
         B64.decode_vec(part, out).is_ok()
     } else {
-        base64_simd::URL_SAFE_NO_PAD.decode_append(part, out).is_ok()
+        base64_simd::URL_SAFE_NO_PAD
+            .decode_append(part, out)
+            .is_ok()
     };
     if decoded {
         Ok(out.len())
@@ -138,7 +140,12 @@ mod tests {
                 for t in variants {
                     let mut out = Vec::new();
                     let ours = b64(&t, &mut out).ok().map(|_| out);
-                    assert_eq!(ours, B64.decode(&t).ok(), "{:?}", String::from_utf8_lossy(&t));
+                    assert_eq!(
+                        ours,
+                        B64.decode(&t).ok(),
+                        "{:?}",
+                        String::from_utf8_lossy(&t)
+                    );
                 }
             }
         }
