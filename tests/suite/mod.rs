@@ -3,6 +3,8 @@
 //! the real binary run against them.
 
 mod configure;
+mod status;
+mod token;
 mod unconfigure;
 mod usage;
 
@@ -142,7 +144,16 @@ fn walk(base: &Path, dir: &Path, out: &mut Snapshot) {
     }
 }
 
-fn copy_tree(src: &Path, dst: &Path) {
+/// Write `data` to `root/rel`, creating the directories on the way.
+pub fn write(root: &Path, rel: &str, data: &[u8]) -> PathBuf {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+/// Copy a tree (symlinks as symlinks) to `dst`, which is created.
+pub fn copy_tree(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for e in std::fs::read_dir(src).unwrap() {
         let p = e.unwrap().path();
@@ -167,6 +178,19 @@ pub fn json(out: &std::process::Output) -> serde_json::Value {
         "exactly one JSON line on stdout, got: {s}"
     );
     serde_json::from_str(&s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+/// The exit code and the JSON report on stdout (both streams in the panic when
+/// stdout is not JSON).
+pub fn exit_and_json(out: &std::process::Output) -> (i32, serde_json::Value) {
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), report)
 }
 
 /// Entries whose path starts with one of `prefixes` (the parts of the tree a test

@@ -8,20 +8,9 @@ use std::process::{Command as Std, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use assert_cmd::Command;
+use super::{cmd, exit_and_json, write};
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn bin() -> Command {
-    Command::cargo_bin("jitsi-meet-tokens").unwrap()
-}
-
-fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, data).unwrap();
-    p
-}
 
 /// A private key (PKCS#8 PEM) and its public key, made by openssl.
 fn keypair(dir: &Path, name: &str, genpkey_args: &[&str]) -> (PathBuf, PathBuf) {
@@ -49,7 +38,7 @@ fn keypair(dir: &Path, name: &str, genpkey_args: &[&str]) -> (PathBuf, PathBuf) 
 }
 
 fn mint(args: &[&str]) -> String {
-    let out = bin().args(["token", "mint"]).args(args).output().unwrap();
+    let out = cmd().args(["token", "mint"]).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "mint failed: {}",
@@ -69,20 +58,13 @@ fn mint(args: &[&str]) -> String {
 
 /// `token verify --output json`; returns (exit code, report).
 fn verify_json(token: &str, args: &[&str]) -> (i32, Value) {
-    let out = bin()
+    let out = cmd()
         .args(["token", "verify", "--output", "json"])
         .args(args)
         .arg(token)
         .output()
         .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap(), report)
+    exit_and_json(&out)
 }
 
 fn result_of<'a>(report: &'a Value, check: &str) -> &'a str {
@@ -252,7 +234,7 @@ fn wrong_secret_names_the_signature_check() {
         "--app-secret-file",
         good.to_str().unwrap(),
     ]);
-    let out = bin()
+    let out = cmd()
         .args([
             "token",
             "verify",
@@ -464,7 +446,7 @@ fn garbage_and_stdin() {
 
     // A pasted token with a `Bearer ` prefix and a newline, on stdin.
     let token = mint(&["--app-id", "a", "--app-secret-file", s]);
-    bin()
+    cmd()
         .args([
             "token",
             "verify",
@@ -487,7 +469,7 @@ fn secret_never_needed_on_the_command_line() {
     // The secret can come from stdin.
     let dir = TempDir::new().unwrap();
     let s = write(dir.path(), "s", b"from-stdin");
-    let out = bin()
+    let out = cmd()
         .args(["token", "mint", "--app-id", "a", "--app-secret-file", "-"])
         .write_stdin("from-stdin\n")
         .output()
@@ -500,7 +482,7 @@ fn secret_never_needed_on_the_command_line() {
     );
     assert_eq!(code, 0);
     // No key at all: a clear error, exit 1, nothing on stdout.
-    bin()
+    cmd()
         .args(["token", "mint", "--app-id", "a"])
         .assert()
         .code(1)
@@ -569,7 +551,7 @@ fn host_settings_from_root() {
         "{report}"
     );
 
-    bin()
+    cmd()
         .args(["token", "mint", "--root", root_s, "--domain", "nohost.test"])
         .assert()
         .code(1)

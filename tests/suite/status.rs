@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use super::{cmd, copy_tree, exit_and_json, write};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -30,13 +30,6 @@ const MULTIARCH: &str = match std::env::consts::ARCH.as_bytes() {
     b"aarch64" => "aarch64-linux-gnu",
     _ => "x86_64-linux-gnu",
 };
-
-fn write(root: &Path, rel: &str, data: &[u8]) -> PathBuf {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, data).unwrap();
-    p
-}
 
 fn module_path() -> String {
     format!("usr/lib/{MULTIARCH}/lua/5.4/jitsi_tokens.so")
@@ -85,21 +78,13 @@ fn tree(main: &str, host: &str) -> TempDir {
 }
 
 fn status(root: &Path, extra: &[&str]) -> (i32, Value) {
-    let out = Command::cargo_bin("jitsi-meet-tokens")
-        .unwrap()
+    let out = cmd()
         .args(["status", "--output", "json", "--root"])
         .arg(root)
         .args(extra)
         .output()
         .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap(), report)
+    exit_and_json(&out)
 }
 
 fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
@@ -419,8 +404,7 @@ fn text_output_and_doctor_alias() {
             "c2s_require_encryption = true",
         ),
     );
-    let out = Command::cargo_bin("jitsi-meet-tokens")
-        .unwrap()
+    let out = cmd()
         .args(["doctor", "--no-load", "--root"])
         .arg(t.path())
         .output()
@@ -444,11 +428,7 @@ fn text_output_and_doctor_alias() {
 
 #[test]
 fn man_page_and_completions_come_from_the_cli() {
-    let out = Command::cargo_bin("jitsi-meet-tokens")
-        .unwrap()
-        .arg("man")
-        .output()
-        .unwrap();
+    let out = cmd().arg("man").output().unwrap();
     assert!(out.status.success());
     let man = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -485,11 +465,7 @@ fn man_page_and_completions_come_from_the_cli() {
         ("zsh", "#compdef jitsi-meet-tokens"),
         ("fish", "complete -c jitsi-meet-tokens"),
     ] {
-        let out = Command::cargo_bin("jitsi-meet-tokens")
-            .unwrap()
-            .args(["completions", shell])
-            .output()
-            .unwrap();
+        let out = cmd().args(["completions", shell]).output().unwrap();
         assert!(out.status.success(), "{shell}");
         let script = String::from_utf8(out.stdout).unwrap();
         assert!(script.contains(needle), "{shell}");
@@ -499,26 +475,12 @@ fn man_page_and_completions_come_from_the_cli() {
         );
     }
     // The hidden commands stay out of --help.
-    let help = Command::cargo_bin("jitsi-meet-tokens")
-        .unwrap()
-        .arg("--help")
-        .output()
-        .unwrap();
+    let help = cmd().arg("--help").output().unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(
         help.contains("status") && !help.contains("completions"),
         "{help}"
     );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    let st = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
 }
 
 /// The installer and status agree: `configure` on the Jitsi Meet fixture, then
@@ -560,8 +522,7 @@ fn status_passes_after_configure() {
     assert_eq!(code, 1);
     assert_eq!(check(&report, "authentication")["status"], "fail");
 
-    Command::cargo_bin("jitsi-meet-tokens")
-        .unwrap()
+    cmd()
         .args([
             "configure",
             "--non-interactive",
@@ -590,16 +551,14 @@ fn status_passes_after_configure() {
         .unwrap()
         .contains("loads in lua5.4"));
 
-    let out = Command::cargo_bin("jitsi-meet-tokens")
-        .unwrap()
+    let out = cmd()
         .args(["token", "mint", "--domain", domain, "--root"])
         .arg(&root)
         .output()
         .unwrap();
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();
-    let out = Command::cargo_bin("jitsi-meet-tokens")
-        .unwrap()
+    let out = cmd()
         .args(["token", "verify", "--app-id", "myapp", "--app-secret-file"])
         .arg(&secret)
         .arg(token.trim())
