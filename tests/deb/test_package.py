@@ -101,6 +101,14 @@ def test_lintian_reports_no_errors(deb):
     assert p.returncode == 0 and not [t for t in tags if t.startswith("E: ")], p.stdout + p.stderr
 
 
+def test_version_sorts_above_jitsis_former_package(deb):
+    """Jitsi's jitsi-meet-tokens was 1.0.x: apt must never take it for an upgrade."""
+    version = run("dpkg-deb", "-f", str(deb), "Version").stdout.strip()
+    for former in ("1.0.8043-1", "1.0.9999999-1", "2.0.10590-1"):
+        assert run("dpkg", "--compare-versions", version, "gt", former, check=False).returncode == 0, \
+            f"{version} does not sort above {former}"
+
+
 def test_package_ships_binary_plugins_modules_docs(deb):
     files = run("dpkg-deb", "--contents", str(deb)).stdout
     arch = run("dpkg-architecture", "-qDEB_HOST_MULTIARCH").stdout.strip()
