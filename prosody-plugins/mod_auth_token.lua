@@ -88,10 +88,14 @@ local function decode_part(s)
 end
 
 local function query_params(query)
-	local params = {};
-	for name, value in query:gmatch("([^=&]*)=([^&]*)") do
+	local params, at = {}, 1;
+	-- string.find rather than gmatch: gmatch allocates its match state per call.
+	while true do
+		local _, last, name, value = query:find("([^=&]*)=([^&]*)", at);
+		if not last then break; end
 		name = decode_part(name);
 		if wanted_params[name] then params[name] = decode_part(value); end
+		at = last + 2;
 	end
 	return params;
 end
