@@ -84,8 +84,9 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// JSON object → Lua table. `null` is skipped (so a claim set to null reads as absent
-/// in Lua instead of becoming a sentinel every caller must know about).
+/// JSON object → Lua table. `null` reads as absent in Lua (not a sentinel every
+/// caller must know about): a member set to null is assigned nil, so a repeated name
+/// ends as its last value, null included, as the verifier read it.
 ///
 /// Built with the raw C API inside one protected call: mlua's safe `create_string` /
 /// `raw_set` each enter their own protected call, which made this conversion cost as
@@ -102,9 +103,6 @@ unsafe fn push_object(state: *mut ffi::lua_State, object: Object<'_>) {
     ffi::luaL_checkstack(state, 4, c"claims nested too deeply".as_ptr());
     ffi::lua_createtable(state, 0, object.len().min(i32::MAX as usize) as _);
     for (k, v) in object.iter() {
-        if v.is_null() {
-            continue;
-        }
         ffi::lua_pushlstring(state, k.as_ptr().cast(), k.len());
         push_value(state, v);
         ffi::lua_rawset(state, -3);
