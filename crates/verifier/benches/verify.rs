@@ -162,7 +162,9 @@ fn bench(c: &mut Criterion, cases: &[Case]) {
         b.iter_custom(|iters| {
             cpu_timed(iters, || {
                 hs.verifier
-                    .verify_with(black_box(hs.token.as_bytes()), None, NOW, |claims| claims.len())
+                    .verify_with(black_box(hs.token.as_bytes()), None, NOW, |claims| {
+                        claims.len()
+                    })
                     .unwrap()
             })
         })
