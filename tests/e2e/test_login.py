@@ -1,29 +1,12 @@
 """Token logins over real BOSH and WebSocket against Debian's Prosody."""
 
-import base64
-import json
 import re
 import time
 
 import jwt
 import pytest
 
-from harness import DROP, SECRET, WS, Bosh, mint
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def raw_token(header, body, key=SECRET.encode()) -> str:
-    """A token whose header/body bytes we choose exactly (PyJWT would refuse them)."""
-    import hashlib
-    import hmac
-
-    h = b64(header if isinstance(header, bytes) else json.dumps(header).encode())
-    b = b64(body if isinstance(body, bytes) else json.dumps(body).encode())
-    sig = hmac.new(key, f"{h}.{b}".encode(), hashlib.sha256).digest()
-    return f"{h}.{b}.{b64(sig)}"
+from harness import DROP, SECRET, WS, Bosh, mint, raw_token
 
 
 def good_login(prosody):
