@@ -159,13 +159,13 @@ pub fn execute(
         files: plan.files(),
         restart: "none".into(),
         warnings: plan.warnings.clone(),
-        diff: None,
+        // The masked diff is in every outcome, real runs included, so the Ansible
+        // module in diff mode needs no second (dry) run.
+        diff: Some(plan.diff()),
         error: None,
     };
     if ctx.dry_run {
-        let d = plan.diff();
-        rep.diff(&d);
-        out.diff = Some(d);
+        rep.diff(out.diff.as_deref().unwrap_or_default());
         if plan.needs_restart() {
             out.restart = "would-restart".into();
         }
