@@ -1,12 +1,17 @@
-"""The example playbook (contrib/ansible/playbook.yml) and the jitsi_meet_tokens module
-against this machine's real Prosody, on localhost with connection local.
+"""The collection's playbook (jitsi_meet_tokens.jitsi.token_auth), its role and module,
+run by their fully-qualified names from the collection built and installed into a
+temporary collections path, against this machine's real Prosody, on localhost with
+connection local.
 
-Everything happens in a scratch root: /etc/prosody is copied into a temp dir whose
-config points ports, pidfile, data and logs into that dir. The role installs a built
-tree (installer, native module, plugins) into the scratch root with its `files`
-method, then its module runs `jitsi-meet-tokens configure --root <scratch>`, which
-starts that Prosody as the prosody user. Tokens are minted with PyJWT and used for a
-real BOSH login.
+Everything happens in a scratch root that carries its own complete layout: Debian's
+/etc/prosody copied in, with a VirtualHost for the domain as it was before tokens
+(password logins, BOSH), and a config whose pidfile, data and log are inside the root,
+on private loopback ports, and the Prosody program in the root's /usr/bin. The role
+installs a built tree (installer, native module, plugins) into the scratch root with
+its `files` method, then its module runs `jitsi-meet-tokens configure --root
+<scratch>`, which starts that Prosody as the prosody user. A wrapper in front of the
+installer logs every call. Tokens are minted with PyJWT and used for a real BOSH
+login.
 
 The tests run in file order on one deployment (module-scoped fixture): first run,
 idempotent second run, check+diff with a new secret, real run with the new secret,
@@ -22,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 from pathlib import Path
 
 import jwt
@@ -35,7 +39,8 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from harness import PLUGINS, Bosh, native_module  # noqa: E402
 from test_installer_support import DOMAIN, ScratchRoot  # noqa: E402
 
-ANSIBLE_DIR = REPO / "contrib" / "ansible"
+import built_collection  # noqa: E402
+
 RELEASE = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release"
 # A "$" that a careless shell or variable expansion would eat.
 APP_ID = "ansible-app$USER"
@@ -44,6 +49,9 @@ SECRET_1 = "s3cr3t/with&quote\"and\\back$HOME]]\u00e9"
 SECRET_2 = "second-secret-Zq9'%~-long-enough-for-HS256"
 SECRET_3 = "third-secret-not-yet-live-after-no-restart-0123"
 
+# The SASL failure (condition, text) for a token signed with another secret.
+BAD_SIGNATURE = ("not-allowed", "Invalid signature")
+
 RECAP = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
     r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
@@ -51,11 +59,24 @@ RECAP = re.compile(
 )
 
 
-class Scratch:
-    """The e2e scratch root, without the package, plus the built tree that the role's
-    `files` method copies in (installer, lua5.4/jitsi_tokens.so, plugins)."""
+# The domain as a server had it before token authentication.
+HOST_BEFORE_TOKENS = f"""-- {DOMAIN}: password logins and BOSH for the web client
+VirtualHost "{DOMAIN}"
+    authentication = "internal_hashed"
+    c2s_require_encryption = false
+    modules_enabled = {{
+        "bosh";
+    }}
+"""
 
-    def __init__(self):
+
+class Scratch:
+    """The e2e scratch root, without the package, made self-contained, plus the built
+    tree that the role's `files` method copies in (installer, lua5.4/jitsi_tokens.so,
+    plugins)."""
+
+    def __init__(self, collections):
+        self.collections = collections
         binary = RELEASE / "jitsi-meet-tokens"
         if not binary.is_file():
             pytest.fail(f"{binary} is missing: run cargo build --release first")
@@ -69,6 +90,7 @@ class Scratch:
             tempfile.tempdir = saved
         self.root = self.sr.root
         self.tmp = self.sr.base
+        self._make_root_self_contained()
         src = self.tmp / "build"
         (src / "lua5.4").mkdir(parents=True)
         shutil.copy2(binary, src / "jitsi-meet-tokens")
@@ -78,6 +100,52 @@ class Scratch:
         self.files_dest = self.root / "opt" / "jitsi-meet-tokens"
         self.ansible_cfg = self.tmp / "ansible.cfg"
         self.ansible_cfg.write_text("[defaults]\n")
+        self.wrapper = None
+
+    def _make_root_self_contained(self):
+        """Under --root the installer may use only what is inside the root: the e2e
+        root keeps pidfile, data and log beside the root and links the host's
+        Prosody program, so move that run dir to the root's /run/prosody (the config
+        names it by its full path, as the Prosody started from here sees it) and put
+        a copy of the program in the root's /usr/bin. And give the domain the
+        VirtualHost it had before tokens."""
+        old = self.sr.run_dir
+        new = self.root / "run" / "prosody"
+        new.parent.mkdir(parents=True)
+        new.parent.chmod(0o755)
+        shutil.move(str(old), str(new))
+        cfg = self.root / "etc/prosody/prosody.cfg.lua"
+        text = cfg.read_text()
+        assert str(old) in text
+        cfg.write_text(text.replace(str(old), str(new)))
+        self.sr.run_dir = new
+        self.sr.log = new / self.sr.log.name
+        program = self.root / "usr/bin/prosody"
+        program.unlink()
+        shutil.copy2(shutil.which("prosody"), program)
+        etc = self.root / "etc/prosody"
+        (etc / "conf.avail" / f"{DOMAIN}.cfg.lua").write_text(HOST_BEFORE_TOKENS)
+        os.symlink(f"../conf.avail/{DOMAIN}.cfg.lua", etc / "conf.d" / f"{DOMAIN}.cfg.lua")
+
+    def count_calls(self):
+        """Put a wrapper in front of the installer the role copies in, logging each
+        call's arguments (the secret is never among them)."""
+        self.calls_log = self.tmp / "installer-calls.log"
+        self.wrapper = self.tmp / "wrapper" / "jitsi-meet-tokens"
+        self.wrapper.parent.mkdir()
+        self.wrapper.write_text(
+            "#!/bin/sh\n"
+            f"printf '%s\\n' \"$*\" >>'{self.calls_log}'\n"
+            f"exec '{self.files_dest / 'jitsi-meet-tokens'}' \"$@\"\n"
+        )
+        self.wrapper.chmod(0o755)
+        self.calls_seen = 0
+
+    def new_calls(self):
+        """The installer calls logged since the last look, each as its argument string."""
+        calls = self.calls_log.read_text().splitlines() if self.calls_log.exists() else []
+        new, self.calls_seen = calls[self.calls_seen:], len(calls)
+        return new
 
     def snapshot(self):
         """Path -> (sha256, mtime_ns) of every file the role or installer may write."""
@@ -99,10 +167,11 @@ class Scratch:
         return self.sr.pid()
 
     def login(self, secret):
+        """"success", or the SASL failure's (condition, text); a network error raises."""
         # Prosody routes HTTP by Host; BOSH is enabled on the domain's VirtualHost.
         result, jid = Bosh(self.sr, DOMAIN, token(secret), headers={"Host": DOMAIN}).login()
         assert not result.ok or jid, "login succeeded but bind gave no JID"
-        return "success" if result.ok else result.text
+        return "success" if result.ok else (result.condition, result.text)
 
     def log_tail(self):
         return self.sr.log_text()[-3000:]
@@ -121,8 +190,9 @@ def ansible_env(scratch):
         if k.startswith(("ANSIBLE_", "JITSI_MEET_TOKENS_")):
             del env[k]
     env.update(
-        ANSIBLE_LIBRARY=str(ANSIBLE_DIR / "library"),
-        ANSIBLE_ROLES_PATH=str(ANSIBLE_DIR / "roles"),
+        # Only the collection installed from its artefact, not one from this machine.
+        ANSIBLE_COLLECTIONS_PATH=str(scratch.collections),
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="False",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_RETRY_FILES_ENABLED="0",
@@ -155,6 +225,8 @@ def role_vars(scratch, **over):
         jitsi_meet_tokens_app_id=APP_ID,
         jitsi_meet_tokens_app_secret=SECRET_1,
     )
+    if scratch.wrapper:
+        v["jitsi_meet_tokens_binary"] = str(scratch.wrapper)
     v.update(over)
     return v
 
@@ -177,7 +249,7 @@ def play(scratch, extra_args=(), **over):
     vars_file.write_text(json.dumps(role_vars(scratch, **over)))
     cmd = [
         "ansible-playbook", "-i", str(write_inventory(scratch)),
-        str(ANSIBLE_DIR / "playbook.yml"), "-e", f"@{vars_file}", *extra_args,
+        built_collection.PLAYBOOK, "-e", f"@{vars_file}", *extra_args,
     ]
     proc = subprocess.run(cmd, env=ansible_env(scratch), cwd=scratch.tmp,
                           capture_output=True, text=True, timeout=300)
@@ -200,16 +272,30 @@ def token(secret):
 
 
 @pytest.fixture(scope="module")
-def deployed():
+def collections(tmp_path_factory):
     if shutil.which("ansible-playbook") is None:
         pytest.fail("ansible-playbook not found: pip install -r tests/requirements.txt")
-    scratch = Scratch()
+    return built_collection.install(tmp_path_factory.mktemp("collection"))
+
+
+@pytest.fixture(scope="module")
+def deployed(collections):
+    scratch = Scratch(collections)
+    scratch.count_calls()
     try:
         scratch.before_first = scratch.snapshot()
         scratch.first = play(scratch)
         yield scratch
     finally:
         scratch.cleanup()
+
+
+def one_call(scratch, subcommand, dry_run):
+    """The play ran the installer exactly once, with that subcommand, dry or real."""
+    calls = scratch.new_calls()
+    assert len(calls) == 1, calls
+    args = calls[0].split()
+    assert args[0] == subcommand and ("--dry-run" in args) == dry_run, calls
 
 
 def test_first_run_installs_configures_and_token_login_works(deployed):
@@ -219,12 +305,13 @@ def test_first_run_installs_configures_and_token_login_works(deployed):
     # The copy of the built tree and the configure step both changed something.
     assert run.recap["changed"] >= 2, str(run)
     assert (deployed.files_dest / "jitsi-meet-tokens").is_file()
+    one_call(deployed, "configure", dry_run=False)
     host = deployed.host_file().read_text()
     assert 'authentication = "token"' in host
     assert SECRET_1 not in run.out + run.err, "the secret leaked into Ansible's output"
     assert deployed.prosody_pid(), "the installer did not start Prosody\n" + deployed.log_tail()
     assert deployed.login(SECRET_1) == "success", deployed.log_tail()
-    assert deployed.login("not-the-secret-but-as-long-as-a-real-one") == "Invalid signature"
+    assert deployed.login("not-the-secret-but-as-long-as-a-real-one") == BAD_SIGNATURE
 
 
 def test_second_run_changes_nothing(deployed):
@@ -233,8 +320,16 @@ def test_second_run_changes_nothing(deployed):
     run = play(deployed)
     assert run.rc == 0, str(run)
     assert run.recap == {"ok": run.recap["ok"], "changed": 0, "unreachable": 0, "failed": 0}, str(run)
+    one_call(deployed, "configure", dry_run=False)
     assert deployed.snapshot() == before, "a file was rewritten on an unchanged run"
     assert deployed.prosody_pid() == pid, "Prosody was restarted on an unchanged run"
+
+
+def masked_secret_diff(out):
+    """The installer's unified diff of the secret line, masked on both sides."""
+    return (re.search(r'^-\s*app_secret = "\*+"', out, re.M)
+            and re.search(r'^\+\s*app_secret = "\*+"', out, re.M)
+            and f"{DOMAIN}.cfg.lua" in out)
 
 
 def test_check_diff_with_new_secret_shows_masked_diff_and_touches_nothing(deployed):
@@ -243,10 +338,8 @@ def test_check_diff_with_new_secret_shows_masked_diff_and_touches_nothing(deploy
     run = play(deployed, ["--check", "--diff"], jitsi_meet_tokens_app_secret=SECRET_2)
     assert run.rc == 0, str(run)
     assert run.recap["changed"] == 1 and run.recap["failed"] == 0, str(run)
-    # The installer's unified diff, with the secret line masked on both sides.
-    assert re.search(r'^-\s*app_secret = "\*+"', run.out, re.M), str(run)
-    assert re.search(r'^\+\s*app_secret = "\*+"', run.out, re.M), str(run)
-    assert f"{DOMAIN}.cfg.lua" in run.out
+    one_call(deployed, "configure", dry_run=True)
+    assert masked_secret_diff(run.out), str(run)
     for secret in (SECRET_1, SECRET_2):
         assert secret not in run.out + run.err
     assert deployed.snapshot() == before, "check mode changed a file"
@@ -254,12 +347,17 @@ def test_check_diff_with_new_secret_shows_masked_diff_and_touches_nothing(deploy
     assert deployed.login(SECRET_1) == "success"
 
 
-def test_new_secret_changes_exactly_that_and_old_token_stops_working(deployed):
+def test_diff_without_check_runs_the_installer_once_and_shows_that_runs_diff(deployed):
     host_before = deployed.host_file().read_text()
     before = deployed.snapshot()
-    run = play(deployed, jitsi_meet_tokens_app_secret=SECRET_2)
+    run = play(deployed, ["--diff"], jitsi_meet_tokens_app_secret=SECRET_2)
     assert run.rc == 0, str(run)
     assert run.recap["changed"] == 1 and run.recap["failed"] == 0, str(run)
+    # One real run, no dry run before it; its own report carries the diff.
+    one_call(deployed, "configure", dry_run=False)
+    assert masked_secret_diff(run.out), str(run)
+    for secret in (SECRET_1, SECRET_2):
+        assert secret not in run.out + run.err
     host_after = deployed.host_file().read_text()
     changed_lines = [
         (a, b) for a, b in zip(host_before.splitlines(), host_after.splitlines()) if a != b
@@ -273,7 +371,7 @@ def test_new_secret_changes_exactly_that_and_old_token_stops_working(deployed):
     assert host_rel in changed_files
     assert {p for p in changed_files if not p.startswith("var/lib/jitsi-meet-tokens/")} == {host_rel}
     assert deployed.login(SECRET_2) == "success", deployed.log_tail()
-    assert deployed.login(SECRET_1) == "Invalid signature"
+    assert deployed.login(SECRET_1) == BAD_SIGNATURE
 
 
 @pytest.mark.parametrize(
@@ -283,8 +381,10 @@ def test_new_secret_changes_exactly_that_and_old_token_stops_working(deployed):
          "value of signature_algorithm must be one of"),
         (dict(jitsi_meet_tokens_app_id=""),
          "state is present but all of the following are missing: app_id"),
+        (dict(jitsi_meet_tokens_install_method="pip"),
+         "value of jitsi_meet_tokens_install_method must be one of: apt, deb, files, none"),
     ],
-    ids=["unknown-algorithm", "missing-app-id"],
+    ids=["unknown-algorithm", "missing-app-id", "unknown-install-method"],
 )
 def test_bad_variable_fails_with_module_message_and_touches_nothing(deployed, over, message):
     before = deployed.snapshot()
@@ -294,6 +394,7 @@ def test_bad_variable_fails_with_module_message_and_touches_nothing(deployed, ov
     assert run.recap["failed"] == 1, str(run)
     assert message in run.out, str(run)
     assert "jitsi_meet_tokens" in run.out
+    assert deployed.new_calls() == []
     assert deployed.snapshot() == before
     assert deployed.prosody_pid() == pid
 
@@ -303,6 +404,7 @@ def test_restart_false_passes_no_restart_and_shows_the_installers_warning(deploy
     run = play(deployed, jitsi_meet_tokens_app_secret=SECRET_3, jitsi_meet_tokens_restart=False)
     assert run.rc == 0, str(run)
     assert run.recap["changed"] == 1 and run.recap["failed"] == 0, str(run)
+    one_call(deployed, "configure", dry_run=False)
     # The installer's own warning, passed on as an Ansible warning.
     assert re.search(r"\[WARNING\]: Prosody was not restarted", run.out + run.err), str(run)
     assert deployed.prosody_pid() == pid, "restart: false restarted Prosody"
@@ -315,6 +417,7 @@ def test_absent_reverts_to_the_pre_install_files_and_is_idempotent(deployed):
     run = play(deployed, ["--diff"], jitsi_meet_tokens_state="absent")
     assert run.rc == 0, str(run)
     assert run.recap["changed"] == 1 and run.recap["failed"] == 0, str(run)
+    one_call(deployed, "unconfigure", dry_run=False)
     assert re.search(r"^-\s*app_secret = \"\*+\"", run.out, re.M), str(run)
     assert SECRET_3 not in run.out + run.err
 
@@ -322,23 +425,20 @@ def test_absent_reverts_to_the_pre_install_files_and_is_idempotent(deployed):
         return {p: digest for p, (digest, _) in snap.items() if p.startswith("etc/prosody/")}
 
     assert prosody_files(deployed.snapshot()) == prosody_files(deployed.before_first)
-    assert not (deployed.root / "etc/prosody/conf.d" / f"{DOMAIN}.cfg.lua").exists()
-    # The installer restarted Prosody without the host (and so without BOSH, which
-    # only that host enabled): no token login any more.
+    assert deployed.host_file().read_text() == HOST_BEFORE_TOKENS
+    # The installer restarted Prosody with the host as it was: password logins only,
+    # so the token login is refused by SASL (a network error fails the test).
     assert deployed.prosody_pid(), "Prosody is not running after unconfigure\n" + deployed.log_tail()
-    try:
-        outcome = deployed.login(SECRET_3)
-    except urllib.error.URLError as e:
-        outcome = str(e)
-    assert outcome != "success"
+    assert deployed.login(SECRET_3) == ("invalid-mechanism", None), deployed.log_tail()
 
     again = play(deployed, jitsi_meet_tokens_state="absent")
     assert again.rc == 0, str(again)
     assert again.recap["changed"] == 0, str(again)
+    one_call(deployed, "unconfigure", dry_run=False)
 
 
-def test_check_mode_on_a_host_without_the_package_warns_and_writes_nothing():
-    scratch = Scratch()
+def test_check_mode_on_a_host_without_the_package_warns_and_writes_nothing(collections):
+    scratch = Scratch(collections)
     try:
         before = scratch.snapshot()
         run = play(scratch, ["--check", "--diff"])

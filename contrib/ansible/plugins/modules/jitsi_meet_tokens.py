@@ -25,10 +25,11 @@ description:
     the installer does, so a second run on an unchanged host reports no change.
   - The secret is passed to the installer on standard input, never on its command line.
   - Check mode runs the installer with C(--dry-run); with C(--diff) the installer's
-    unified diff (secret values masked) is returned.
-version_added: "1.0.0"
+    unified diff (secret values masked) is returned. The installer runs once per task
+    in every mode (a real run reports its own diff).
+version_added: "0.1.0"
 author:
-  - jitsi-meet-tokens contributors (!UNKNOWN)
+  - jitsi-meet-tokens maintainers (@jitsi-meet-tokens)
 options:
   state:
     description:
@@ -141,9 +142,8 @@ notes:
   - The installer also reads C(JITSI_MEET_TOKENS_*) environment variables; the module
     removes them from the installer's environment so that its options (and the
     O(settings) file) are the only input.
-  - Supports check mode (C(--check)) and diff mode (C(--diff)).
-  - The installer must be installed on the target first; the C(jitsi_meet_tokens) role
-    shipped next to this module installs it. In check mode on a target that does not
+  - The installer must be installed on the target first; the
+    role C(jitsi_meet_tokens.jitsi.jitsi_meet_tokens) of this collection installs it. In check mode on a target that does not
     have it yet, the module reports a change and a warning instead of failing.
   - The installer's warnings (for example a missing C(Include) line in
     C(prosody.cfg.lua)) are shown as Ansible warnings.
@@ -156,17 +156,30 @@ attributes:
   diff_mode:
     description: Returns the installer's unified diff of the host configuration, secrets masked.
     support: full
+  platform:
+    description: Debian and Ubuntu hosts with Prosody 0.11.6 or newer.
+    platforms: posix
+    support: full
+seealso:
+  - name: jitsi-meet-tokens installer
+    description: The installer this module runs, its options and its JSON report.
+    link: https://github.com/jitsi-meet-tokens/jitsi-meet-tokens/blob/main/README.md
+  - name: Prosody configuration
+    description: The configuration file the installer edits.
+    link: https://prosody.im/doc/configure
+  - module: ansible.builtin.apt
+    description: Installs the package from an apt repository, as the role of this collection does.
 """
 
 EXAMPLES = r"""
 - name: Enable token authentication with a shared secret
-  jitsi_meet_tokens:
+  jitsi_meet_tokens.jitsi.jitsi_meet_tokens:
     domain: meet.example.com
     app_id: example_app
     app_secret: "{{ vault_jitsi_app_secret }}"
 
 - name: Use an ASAP key server and RS256 tokens, restrict issuers and audiences
-  jitsi_meet_tokens:
+  jitsi_meet_tokens.jitsi.jitsi_meet_tokens:
     domain: meet.example.com
     app_id: example_app
     asap_key_server: https://keys.example.com/asap
@@ -175,7 +188,7 @@ EXAMPLES = r"""
     accepted_audiences: [jitsi]
 
 - name: Prepare an image tree without touching the running system
-  jitsi_meet_tokens:
+  jitsi_meet_tokens.jitsi.jitsi_meet_tokens:
     domain: meet.example.com
     app_id: example_app
     app_secret: "{{ vault_jitsi_app_secret }}"
@@ -183,7 +196,7 @@ EXAMPLES = r"""
     restart: false
 
 - name: Revert token authentication
-  jitsi_meet_tokens:
+  jitsi_meet_tokens.jitsi.jitsi_meet_tokens:
     domain: meet.example.com
     state: absent
 """
@@ -198,7 +211,7 @@ files:
   description: The files the installer changed (or would change), as it reports them.
   returned: always
   type: list
-  elements: raw
+  elements: str
   sample: ["/etc/prosody/conf.avail/meet.example.com.cfg.lua"]
 restart:
   description:
@@ -218,16 +231,50 @@ diff:
   description: The installer's unified diff, secret values masked.
   returned: in diff mode, when something changes
   type: dict
-  sample: {prepared: "--- a/etc/prosody/conf.avail/meet.example.com.cfg.lua\n+++ ..."}
+  contains:
+    prepared:
+      description: The unified diff of every file the run changed (or would change).
+      returned: always
+      type: str
+      sample: "--- a/etc/prosody/conf.avail/meet.example.com.cfg.lua\n+++ b/etc/prosody/conf.avail/meet.example.com.cfg.lua\n..."
 command:
   description: The installer command line that was run (it never contains the secret).
   returned: always
   type: list
   elements: str
 installer:
-  description: The full JSON object the installer printed.
+  description:
+    - The full JSON object the installer printed; empty in check mode before the
+      installer is installed.
   returned: always
   type: dict
+  contains:
+    changed:
+      description: Whether the installer changed (or would change) a file.
+      returned: success
+      type: bool
+    files:
+      description: The files changed (or that would change).
+      returned: success
+      type: list
+      elements: str
+    restart:
+      description: What happened to Prosody; the same value as RV(restart).
+      returned: success
+      type: str
+    warnings:
+      description: The installer's warnings.
+      returned: success
+      type: list
+      elements: str
+    diff:
+      description: The masked unified diff; only in diff mode.
+      returned: in diff mode
+      type: str
+    error:
+      description: Why the installer failed.
+      returned: on failure
+      type: str
 """
 
 import json
@@ -404,25 +451,18 @@ def main():
     if binary is None:
         where = module.params["binary"] or "%s (not found on PATH)" % BINARY_NAME
         msg = ("the installer %s is not on the target or not executable; install the "
-               "package first (the jitsi_meet_tokens role does) or set 'binary'" % where)
+               "package first (the jitsi_meet_tokens.jitsi.jitsi_meet_tokens role does) "
+               "or set 'binary'" % where)
         if module.check_mode:
             # A fresh host in a --check run: the role's install step did not really run.
             module.warn(msg + "; check mode cannot preview the configuration change")
             module.exit_json(changed=True, files=[], restart="unknown", command=[], installer={})
         module.fail_json(msg=msg)
 
-    diff_text = None
-    if module.check_mode or module._diff:
-        preview = run_installer(module, build_command(module, binary, dry_run=True))
-        diff_text = preview.get("diff")
-    if module.check_mode:
-        result = preview
-        command = build_command(module, binary, dry_run=True)
-    else:
-        command = build_command(module, binary, dry_run=False)
-        result = run_installer(module, command)
-        if result.get("diff"):
-            diff_text = result["diff"]
+    # One run in every mode: the installer's JSON carries the diff of a real run too.
+    command = build_command(module, binary, dry_run=module.check_mode)
+    result = run_installer(module, command)
+    diff_text = result.get("diff")
 
     for warning in result.get("warnings") or []:
         module.warn(str(warning))

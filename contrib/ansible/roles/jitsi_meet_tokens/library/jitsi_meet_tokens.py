@@ -1,1 +1,0 @@
-../../../library/jitsi_meet_tokens.py
