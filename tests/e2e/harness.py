@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -487,3 +488,66 @@ def raw_token(header, body, key=SECRET.encode()) -> str:
 
 def mint(key=SECRET, alg: str = "HS256", headers: dict | None = None, **over) -> str:
     return jwt.encode(claims(**over), key, algorithm=alg, headers=headers)
+
+
+# ---------------------------------------------------------------------------
+# Process figures and round statistics for the benchmarks in scripts/
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_kb(pid: int, field: str = "VmRSS") -> int:
+    """A size from /proc/PID/status in kB: VmRSS (resident now) or VmHWM (peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(f"{field} missing from /proc/{pid}/status")
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Start VmHWM afresh (Linux clear_refs 5); False where that is not permitted."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+class Rounds:
+    """One figure over benchmark rounds. Targets are judged on the median; the best
+    round and the spread (first to third quartile) are shown beside it, because on a
+    shared machine the best round flatters and a single round misleads."""
+
+    def __init__(self, values, higher_is_better: bool = False):
+        self.values = sorted(values)
+        if not self.values:
+            raise ValueError("no rounds")
+        self.higher_is_better = higher_is_better
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def best(self) -> float:
+        return self.values[-1] if self.higher_is_better else self.values[0]
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        if len(self.values) < 2:
+            return self.values[0], self.values[0]
+        q1, _, q3 = statistics.quantiles(self.values, n=4, method="inclusive")
+        return q1, q3
+
+    def show(self, fmt: str = ".2f") -> str:
+        q1, q3 = self.spread
+        return (f"median {self.median:{fmt}} (best {self.best:{fmt}}, spread {q1:{fmt}}-{q3:{fmt}}, "
+                f"{len(self.values)} rounds)")
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT MET"
