@@ -113,18 +113,26 @@ fn parse(xml: &str) -> Result<Parsed> {
 struct Session {
     agent: ureq::Agent,
     url: String,
+    domain: String,
     token: String,
     rid: u64,
     sid: String,
 }
 
 impl Session {
-    fn post(&self, body: &str) -> Result<Parsed> {
-        let mut resp = self
-            .agent
+    fn request(&self) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        self.agent
             .post(&self.url)
             .query("token", &self.token)
             .header("Content-Type", "text/xml; charset=utf-8")
+            // Prosody routes HTTP by Host: BOSH enabled in the VirtualHost's
+            // modules_enabled (as Jitsi does) answers only for the domain's name.
+            .header("Host", &self.domain)
+    }
+
+    fn post(&self, body: &str) -> Result<Parsed> {
+        let mut resp = self
+            .request()
             .send(body)
             .with_context(|| format!("POST {}", self.url))?;
         let status = resp.status();
@@ -132,8 +140,18 @@ impl Session {
             .body_mut()
             .read_to_string()
             .context("reading the BOSH response")?;
+        if status == 404 {
+            bail!(
+                "POST {} (Host: {}): HTTP 404: no BOSH endpoint for {} there; check the path \
+                 of --bosh-url and that \"bosh\" is in the host's modules_enabled (or the global one)",
+                self.url,
+                self.domain,
+                self.domain
+            );
+        }
         if status != 200 {
-            bail!("POST {}: HTTP {status} {}", self.url, text.trim());
+            // Prosody's error pages are HTML: only the status says anything here.
+            bail!("POST {} (Host: {}): HTTP {status}", self.url, self.domain);
         }
         let parsed = parse(&text)?;
         if parsed.body_type.as_deref() == Some("terminate") {
@@ -181,6 +199,7 @@ pub fn login(url: &str, domain: &str, token: &str, timeout: Duration) -> Result<
     let mut s = Session {
         agent,
         url: url.to_owned(),
+        domain: domain.to_owned(),
         token: token.to_owned(),
         rid: 1000,
         sid: String::new(),
@@ -237,11 +256,7 @@ fn terminate(s: &mut Session) -> Result<()> {
         s.rid,
         escape(&s.sid)
     );
-    s.agent
-        .post(&s.url)
-        .query("token", &s.token)
-        .header("Content-Type", "text/xml; charset=utf-8")
-        .send(&body)?;
+    s.request().send(&body)?;
     Ok(())
 }
 

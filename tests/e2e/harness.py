@@ -9,6 +9,7 @@ message that says what to build or install; nothing is skipped silently.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.server
@@ -92,11 +93,20 @@ def lua_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+GLOBAL_MODULES = ("saslauth", "disco", "bosh", "websocket", "ping")
+PER_HOST_HTTP_MODULES = ("saslauth", "disco", "ping")  # bosh/websocket go in a host
+
+
 class Prosody:
     """One private Prosody instance: its own temp dir, ports, log and plugins."""
 
-    def __init__(self, hosts_config: str, global_config: str = "", native: bool = True):
+    def __init__(self, hosts_config: str, global_config: str = "", native: bool = True,
+                 global_modules: tuple[str, ...] = GLOBAL_MODULES, http_host: str | None = None):
         self.hosts_config = hosts_config
+        self.global_modules = global_modules
+        # The Host header the readiness probe sends: BOSH enabled only in a
+        # VirtualHost's modules_enabled (as Jitsi does) answers only for that name.
+        self.http_host = http_host
         self.native = native  # False: a broken jitsi_tokens.so (fail-closed test)
         self.global_config = global_config
         self.proc: subprocess.Popen | None = None
@@ -130,7 +140,7 @@ class Prosody:
         cfg.write_text(
             f"""
 {loopback_options(d, self.log_path, self.c2s_port, self.http_port)}
-modules_enabled = {{ "saslauth", "disco", "bosh", "websocket", "ping" }}
+modules_enabled = {{ {", ".join(lua_string(m) for m in self.global_modules)} }}
 c2s_require_encryption = false
 consider_websocket_secure = true
 plugin_paths = {{ {lua_string(str(PLUGINS))} }}
@@ -155,7 +165,9 @@ plugin_paths = {{ {lua_string(str(PLUGINS))} }}
             if self.proc.poll() is not None:
                 raise AssertionError(f"prosody exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                with urllib.request.urlopen(self.bosh_url, timeout=2) as r:
+                probe = urllib.request.Request(
+                    self.bosh_url, headers={"Host": self.http_host} if self.http_host else {})
+                with urllib.request.urlopen(probe, timeout=2) as r:
                     if r.status == 200:
                         break
             except (urllib.error.URLError, ConnectionError, OSError):
@@ -198,6 +210,22 @@ plugin_paths = {{ {lua_string(str(PLUGINS))} }}
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(server: Prosody):
+    """Start `server`, yield it, stop it; then its log must hold no traceback and no
+    module that failed to load."""
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        log = server.log()
+        server.cleanup()
+    assert not server.killed, "prosody ignored SIGTERM for 10 s"
+    assert "Traceback" not in log, log[-8000:]
+    assert "Error initializing module" not in log, log[-8000:]
 
 
 # ---------------------------------------------------------------------------

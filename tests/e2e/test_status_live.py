@@ -2,6 +2,7 @@
 `token mint --domain` logs in, and `status --live` logs in over BOSH (or reports the
 server's refusal)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,14 +27,22 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([cli(), *args], input=stdin, capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture
-def root(prosody):
+@contextlib.contextmanager
+def config_root(server):
     """A --root tree whose prosody.cfg.lua is the running server's config."""
     d = Path(tempfile.mkdtemp(prefix="jmt-status-root-"))
-    (d / "etc/prosody").mkdir(parents=True)
-    shutil.copy(prosody.dir / "prosody.cfg.lua", d / "etc/prosody/prosody.cfg.lua")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+    try:
+        (d / "etc/prosody").mkdir(parents=True)
+        shutil.copy(server.dir / "prosody.cfg.lua", d / "etc/prosody/prosody.cfg.lua")
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def root(prosody):
+    with config_root(prosody) as d:
+        yield d
 
 
 def mint(root: Path, *flags: str) -> str:
