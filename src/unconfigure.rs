@@ -19,7 +19,10 @@ use std::process::ExitCode;
 
 pub fn main(args: UnconfigureArgs) -> ExitCode {
     let rep = provision::reporter(args.common.output);
-    let ctx = Ctx::from_common(&args.common);
+    let ctx = match Ctx::from_common(&args.common) {
+        Ok(c) => c,
+        Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
+    };
     let domain = match args.common.domain.clone().map(Ok).unwrap_or_else(|| {
         SettingsFile::load(&under(&ctx.root, &args.common.settings))?
             .values()?
@@ -122,12 +125,13 @@ pub fn plan(ctx: &Ctx, rec: &state::Record) -> Result<Plan> {
 
 pub fn run(ctx: &Ctx, domain: &str, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
     let sys = detect::detect(&ctx.root, runner)?;
+    ctx.clean_after_killed_run()?;
     // Without a record there is nothing to do, and not even the lock file is made.
     let mut rec = state::load(&ctx.state_dir, domain)?;
     let _lock = if ctx.dry_run || rec.is_none() {
         None
     } else {
-        let l = crate::fsops::lock(&ctx.state_dir.join("lock"), crate::fsops::lock_wait())?;
+        let l = ctx.lock()?;
         rec = state::load(&ctx.state_dir, domain)?; // as it is now that we hold the lock
         Some(l)
     };
