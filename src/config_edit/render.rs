@@ -161,6 +161,19 @@ pub fn check_written_values(
         d.accepted_issuers = Some(issuers.to_vec());
         d
     };
+    // Which options each host has: a value that escaped its literal would add one.
+    let shape = |cfg: &super::LoadedConfig| -> Vec<(bool, Vec<String>)> {
+        let mut v: Vec<_> = cfg
+            .hosts
+            .iter()
+            .map(|(h, o)| (h == "*", o.keys().cloned().collect::<Vec<_>>()))
+            .collect();
+        v.sort();
+        v
+    };
+    let skeleton = render_host(&desired(("a", b"s", &["i".to_string()])))
+        .map_err(|e| format!("render: {e}"))?;
+    let want_shape = shape(&loader.load_text(&skeleton).map_err(|e| e.to_string())?);
     let text = render_host(&desired(first)).map_err(|e| format!("render: {e}"))?;
     let edited = super::apply_desired(&text, &desired(second))
         .map_err(|e| format!("edit: {e}"))?
