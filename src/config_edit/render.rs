@@ -181,9 +181,9 @@ pub fn check_written_values(
     for (t, (app_id, secret, issuers)) in [(&text, first), (&edited, second)] {
         let cfg = loader.load_text(t).map_err(|e| format!("load: {e}\n{t}"))?;
         let names: Vec<&String> = cfg.hosts.keys().collect();
-        if cfg.hosts.len() != 3 {
+        if cfg.hosts.len() != 3 || shape(&cfg) != want_shape {
             return Err(format!(
-                "hosts {names:?} instead of *, the host, its MUC:\n{t}"
+                "hosts {names:?} or their options are not the template's:\n{t}"
             ));
         }
         let (_, host) = cfg
