@@ -112,8 +112,9 @@ fn confined_user() -> Option<(u32, u32)> {
 /// run's scratch directory under the state directory: removed on drop, and by the
 /// next run if this one is killed.
 struct Stage {
-    _dir: tempfile::TempDir,
     confine: Confine,
+    _fd: std::os::fd::OwnedFd,
+    _dir: tempfile::TempDir,
 }
 
 const STAGED_MAIN: &str = "prosody.cfg.lua";
@@ -129,10 +130,7 @@ fn stage(tree: &Tree, plan: &Plan, scratch: &Path) -> Result<Stage, String> {
         let dir = tempfile::Builder::new()
             .prefix("check.")
             .tempdir_in(scratch)?;
-        let confine = Confine {
-            dir: dir.path().to_path_buf(),
-            run_as: confined_user(),
-        };
+        let (confine, fd) = Confine::open(dir.path(), confined_user())?;
         confine.give(dir.path())?;
         for sub in ["conf.d", "certs"] {
             confine.mkdir(sub)?;
@@ -141,15 +139,19 @@ fn stage(tree: &Tree, plan: &Plan, scratch: &Path) -> Result<Stage, String> {
             confine.write(&format!("conf.d/{name}"), text.as_bytes())?;
         }
         confine.write(STAGED_MAIN, main.as_bytes())?;
-        Ok(Stage { _dir: dir, confine })
+        Ok(Stage {
+            confine,
+            _fd: fd,
+            _dir: dir,
+        })
     };
     setup().map_err(|e| format!("staging the config in {}: {e}", scratch.display()))
 }
 
 /// Staged paths in messages shown as the real config directory.
-fn unstage(text: &str) -> String {
+fn unstage(st: &Stage, text: &str) -> String {
     text.replace(
-        &Confine::child_path("").display().to_string(),
+        &st.confine.child_path("").display().to_string(),
         &format!("{CONF_DIR}/"),
     )
 }
@@ -158,8 +160,8 @@ fn load(tree: &Tree, plan: &Plan, sys: &System, scratch: &Path) -> Result<Loaded
     let st = stage(tree, plan, scratch)?;
     let mut l = loader(&tree.root, sys);
     l.confine = Some(st.confine.clone());
-    l.load_file(&Confine::child_path(STAGED_MAIN))
-        .map_err(|e| unstage(&e.to_string()))
+    l.load_file(&st.confine.child_path(STAGED_MAIN))
+        .map_err(|e| unstage(&st, &e.to_string()))
 }
 
 /// `prosodyctl check config` on the staged config: the problem lines it printed.
@@ -174,7 +176,7 @@ fn ctl(
         return Ok(None);
     };
     let st = stage(tree, plan, scratch)?;
-    let main = Confine::child_path(STAGED_MAIN);
+    let main = st.confine.child_path(STAGED_MAIN);
     let argv = st.confine.argv(
         &ctl,
         &[
@@ -194,7 +196,7 @@ fn ctl(
     }
     // Keep what describes a problem; drop the banner and the list of files read
     // (a new host file is expected to appear there).
-    let lines = unstage(&format!("{}{}", out.stdout, out.stderr))
+    let lines = unstage(&st, &format!("{}{}", out.stdout, out.stderr))
         .lines()
         .map(str::trim)
         .filter(|l| {

@@ -139,18 +139,49 @@ pub struct Loader {
 /// Where and as whom config code runs when it must not run with our privileges:
 /// the child starts in `dir` (private, owned by the user it runs as), with a clean
 /// environment, under `setpriv` as `run_as` (uid, gid) without supplementary groups.
-/// Paths handed to it are `/proc/self/cwd/...`: its own working directory, reached
-/// without searching the (root-only) directories above it.
+/// Paths handed to it go through `/proc/self/fd/N`, a descriptor of `dir` it
+/// inherits: reached without searching the (root-only) directories above it, and
+/// still valid after Prosody changes its working directory.
 #[derive(Debug, Clone)]
 pub struct Confine {
     pub dir: PathBuf,
     pub run_as: Option<(u32, u32)>,
+    /// `dir` as the child reaches it.
+    pub child_dir: PathBuf,
 }
 
 impl Confine {
+    /// Confine to `dir`; the returned descriptor must stay open while children run
+    /// (every child started meanwhile inherits it: it only names `dir`).
+    pub fn open(
+        dir: &Path,
+        run_as: Option<(u32, u32)>,
+    ) -> std::io::Result<(Confine, std::os::fd::OwnedFd)> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY)
+            .open(dir)?;
+        let fd = std::os::fd::OwnedFd::from(f);
+        nix::fcntl::fcntl(
+            &fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )?;
+        let child_dir = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        Ok((
+            Confine {
+                dir: dir.to_path_buf(),
+                run_as,
+                child_dir,
+            },
+            fd,
+        ))
+    }
+
     /// `name` in the directory, as the confined child must open it.
-    pub fn child_path(name: &str) -> PathBuf {
-        Path::new("/proc/self/cwd").join(name)
+    pub fn child_path(&self, name: &str) -> PathBuf {
+        self.child_dir.join(name)
     }
 
     /// The argument vector running `program args...` confined.
@@ -265,7 +296,7 @@ impl Loader {
         let cmd = match &self.confine {
             Some(c) => {
                 c.write("dump.lua", DUMP_LUA.as_bytes()).map_err(io)?;
-                let script = Confine::child_path("dump.lua");
+                let script = c.child_path("dump.lua");
                 c.command(
                     &self.lua,
                     &[
