@@ -7,7 +7,7 @@ use crate::config_edit::{
 };
 use crate::detect::{self, System};
 use crate::error::Error;
-use crate::fsops::{self, under, Perms};
+use crate::fsops::{self, Perms};
 use crate::plan::{Action, Change, Plan};
 use crate::provision::{self, Ctx};
 use crate::report::{Outcome, Reporter};
@@ -248,7 +248,7 @@ fn desired(req: &Request, sys: &System, existing: Option<&str>) -> Result<Desire
         .plugin_dir
         .clone()
         .unwrap_or_else(|| DEFAULT_PLUGIN_DIR.to_string());
-    let jitsi_dir = under(&req.ctx.root, DEFAULT_JITSI_PLUGIN_DIR);
+    let jitsi_dir = fsops::inside(&req.ctx.root, DEFAULT_JITSI_PLUGIN_DIR)?;
     d.jitsi_plugin_dir =
         (!sys.jitsi.is_empty() || jitsi_dir.is_dir()).then(|| DEFAULT_JITSI_PLUGIN_DIR.to_string());
     Ok(d)
@@ -385,7 +385,7 @@ pub fn plan(
         plan.changes.push(c);
     }
     let pd = &d.plugin_dir;
-    let plugin_found = [under(root, pd), PathBuf::from(pd)]
+    let plugin_found = [fsops::inside(root, pd)?, PathBuf::from(pd)]
         .iter()
         .any(|p| p.join("mod_auth_token.lua").is_file());
     if !plugin_found {

@@ -89,6 +89,12 @@ pub fn resolve(root: &Path, p: &Path, follow_last: bool) -> Result<PathBuf> {
     Ok(real(&done))
 }
 
+/// `abs` (a path on the target system) resolved inside `root`, links followed:
+/// what every read or write under `--root` goes through ([`resolve`]).
+pub fn inside(root: &Path, abs: impl AsRef<Path>) -> Result<PathBuf> {
+    resolve(root, abs.as_ref(), true)
+}
+
 /// A real path as the target system sees it (root prefix removed).
 pub fn shown(root: &Path, real: &Path) -> String {
     match real.strip_prefix(root) {
@@ -352,6 +358,55 @@ mod tests {
         let _held = lock(&p, Duration::from_millis(10)).unwrap();
         let err = lock(&p, Duration::from_millis(200)).err().unwrap();
         assert!(err.to_string().contains("holds the lock"), "{err}");
+    }
+
+    #[test]
+    fn paths_resolve_inside_the_root_or_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("r");
+        fs::create_dir_all(root.join("etc/prosody/conf.avail")).unwrap();
+        fs::create_dir_all(root.join("etc/prosody/conf.d")).unwrap();
+        let link = |to: &str, at: &str| std::os::unix::fs::symlink(to, root.join(at)).unwrap();
+        link("../conf.avail/a.cfg.lua", "etc/prosody/conf.d/a.cfg.lua");
+        link(
+            "/etc/prosody/conf.avail/b.cfg.lua",
+            "etc/prosody/conf.d/b.cfg.lua",
+        );
+        link("../../../../x.cfg.lua", "etc/prosody/conf.d/out.cfg.lua");
+        link("/../x.cfg.lua", "etc/prosody/conf.d/abs-out.cfg.lua");
+        link("loop2", "etc/loop1");
+        link("loop1", "etc/loop2");
+        let r = |p: &str, follow| resolve(&root, Path::new(p), follow);
+        assert_eq!(
+            r("/etc/prosody/conf.d/a.cfg.lua", true).unwrap(),
+            root.join("etc/prosody/conf.avail/a.cfg.lua")
+        );
+        assert_eq!(
+            r("/etc/prosody/conf.d/b.cfg.lua", true).unwrap(),
+            root.join("etc/prosody/conf.avail/b.cfg.lua")
+        );
+        assert_eq!(
+            r("/etc/prosody/conf.d/a.cfg.lua", false).unwrap(),
+            root.join("etc/prosody/conf.d/a.cfg.lua"),
+            "the link itself"
+        );
+        // A real path (root prefix included) is taken as well.
+        assert_eq!(
+            resolve(&root, &root.join("etc/prosody/conf.d/a.cfg.lua"), true).unwrap(),
+            root.join("etc/prosody/conf.avail/a.cfg.lua")
+        );
+        for bad in [
+            "/etc/prosody/conf.d/out.cfg.lua",
+            "/etc/prosody/conf.d/abs-out.cfg.lua",
+            "/../etc/prosody",
+        ] {
+            let e = r(bad, true).unwrap_err().to_string();
+            assert!(e.contains("leads outside"), "{bad}: {e}");
+        }
+        assert!(r("/etc/loop1", true)
+            .unwrap_err()
+            .to_string()
+            .contains("too many"));
     }
 
     #[test]

@@ -146,3 +146,24 @@ impl Runner for System {
         Ok(child.id())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_never_see_the_secret_variable() {
+        let mut c = Command::new("env");
+        c.env(crate::settings::SECRET_ENV, "s3cret-child")
+            .env("KEPT", "1");
+        child_env(&mut c, false);
+        let out = String::from_utf8(c.output().unwrap().stdout).unwrap();
+        assert!(!out.contains("s3cret-child"), "{out}");
+        assert!(out.contains("KEPT=1"), "{out}");
+        let mut c = Command::new("env");
+        c.env("KEPT", "1");
+        child_env(&mut c, true);
+        let out = String::from_utf8(c.output().unwrap().stdout).unwrap();
+        assert_eq!(out, format!("PATH={SAFE_PATH}\n"));
+    }
+}

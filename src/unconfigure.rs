@@ -6,7 +6,7 @@ use crate::cli::UnconfigureArgs;
 use crate::config_edit::revert;
 use crate::detect;
 use crate::error::Error;
-use crate::fsops::{under, Perms};
+use crate::fsops::Perms;
 use crate::plan::{Action, Change, Plan};
 use crate::provision::{self, Ctx};
 use crate::report::{Outcome, Reporter};
@@ -15,6 +15,7 @@ use crate::settings::SettingsFile;
 use crate::state;
 use crate::tree;
 use anyhow::Result;
+use std::path::Path;
 use std::process::ExitCode;
 
 pub fn main(args: UnconfigureArgs) -> ExitCode {
@@ -24,7 +25,7 @@ pub fn main(args: UnconfigureArgs) -> ExitCode {
         Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
     };
     let domain = match args.common.domain.clone().map(Ok).unwrap_or_else(|| {
-        SettingsFile::load(&under(&ctx.root, &args.common.settings))?
+        SettingsFile::load(&crate::fsops::inside(&ctx.root, &args.common.settings)?)?
             .values()?
             .domain
             .ok_or_else(|| Error::Missing("--domain".into()).into())
@@ -45,7 +46,8 @@ pub fn main(args: UnconfigureArgs) -> ExitCode {
 pub fn plan(ctx: &Ctx, rec: &state::Record) -> Result<Plan> {
     let mut plan = Plan::default();
     for f in rec.files.iter().rev() {
-        let path = under(&ctx.root, &f.path);
+        // A link we made is removed itself; a file is reverted where its links lead.
+        let path = crate::fsops::resolve(&ctx.root, Path::new(&f.path), !f.symlink)?;
         if f.symlink {
             if path.is_symlink() {
                 plan.changes.push(Change {

@@ -10,7 +10,6 @@
 use crate::config_edit::{Confine, LoadedConfig, Loader};
 use crate::detect::System;
 use crate::error::Error;
-use crate::fsops::under;
 use crate::plan::{Action, Plan};
 use crate::runner::{Cmd, Runner};
 use crate::tree::{resolve_link, Tree, CONF_DIR};
@@ -20,13 +19,14 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub fn loader(root: &Path, sys: &System) -> Loader {
-    let lib = under(root, "/usr/lib/prosody");
+    let host_lib = PathBuf::from("/usr/lib/prosody");
+    let lib = crate::fsops::inside(root, &host_lib).unwrap_or_else(|_| host_lib.clone());
     Loader {
         lua: PathBuf::from(format!("lua{}", sys.lua)),
         prosody_lib: if lib.join("core/configmanager.lua").exists() {
             lib
         } else {
-            PathBuf::from("/usr/lib/prosody")
+            host_lib
         },
         confine: None,
     }
@@ -64,7 +64,7 @@ fn staged_texts(tree: &Tree, plan: &Plan) -> Result<(String, BTreeMap<String, St
         }
     };
     let main = read(&tree.main.real)?.unwrap_or_default();
-    let confd = under(&tree.root, format!("{CONF_DIR}/conf.d"));
+    let confd = crate::fsops::inside(&tree.root, format!("{CONF_DIR}/conf.d"))?;
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&confd)
         .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
