@@ -37,10 +37,23 @@ fn backup_dir(state_dir: &Path) -> PathBuf {
 }
 
 /// Apply every change of `plan`. On an error half-way, what was done is undone.
+/// Every path is resolved inside the root again here: a link followed to its target
+/// (a symlinked host file is edited where it lives and stays a link), and a path
+/// that leaves the root is refused before anything is written.
 pub fn apply(plan: &Plan, root: &Path, state_dir: &Path) -> Result<Applied> {
     let mut applied = Applied::default();
-    let existing: Vec<PathBuf> = plan
+    let changes: Vec<crate::plan::Change> = plan
         .changes
+        .iter()
+        .map(|c| {
+            let follow = matches!(c.action, Action::Write { .. } | Action::Install { .. });
+            Ok(crate::plan::Change {
+                path: fsops::resolve(root, &c.path, follow)?,
+                ..c.clone()
+            })
+        })
+        .collect::<Result<_>>()?;
+    let existing: Vec<PathBuf> = changes
         .iter()
         .filter(|c| c.path.is_file() && !c.path.is_symlink())
         .map(|c| c.path.clone())
@@ -51,7 +64,7 @@ pub fn apply(plan: &Plan, root: &Path, state_dir: &Path) -> Result<Applied> {
         fsops::backup(root, &dir, &existing)?;
         applied.backup_dir = Some(dir);
     }
-    for c in &plan.changes {
+    for c in &changes {
         if let Err(e) = step(c, &mut applied) {
             let _ = rollback(&mut applied);
             return Err(e);

@@ -34,6 +34,10 @@ pub enum Command {
     Status(crate::status::StatusArgs),
     /// Mint and verify test tokens.
     Token(crate::token_cmd::TokenArgs),
+    /// Exit 0 when `configure` would accept --domain (a host name; one of the
+    /// server's hosts, or --new-host), else say why: the Debian postinst's check.
+    #[command(hide = true)]
+    CheckDomain(crate::configure::CheckDomainArgs),
     /// Print the man page (roff) generated from these definitions.
     #[command(hide = true)]
     Man(crate::manpage::ManArgs),
@@ -160,6 +164,8 @@ pub struct ConfigureArgs {
     /// conffile: only on an administrator's request, never from maintainer scripts).
     #[arg(long)]
     pub fix_include: bool,
+    #[command(flatten)]
+    pub host: crate::configure::NewHostArg,
 }
 
 #[derive(Debug, Clone, Args)]

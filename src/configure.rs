@@ -7,7 +7,7 @@ use crate::config_edit::{
 };
 use crate::detect::{self, System};
 use crate::error::Error;
-use crate::fsops::{self, under, Perms};
+use crate::fsops::{self, Perms};
 use crate::plan::{Action, Change, Plan};
 use crate::provision::{self, Ctx};
 use crate::report::{Outcome, Reporter};
@@ -16,7 +16,8 @@ use crate::settings::{self, Secret, SettingsFile, Values};
 use crate::state::{self, FileRecord};
 use crate::tree::{self, Tree, CONF_DIR};
 use anyhow::Result;
-use std::path::PathBuf;
+use clap::Args;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// A fully resolved `configure` request: what the library needs, nothing to prompt.
@@ -31,6 +32,67 @@ pub struct Request {
     pub fix_include: bool,
     /// Settings file (real path) and the values to record there.
     pub settings: Option<(PathBuf, Values)>,
+    /// A domain that is none of the server's Jitsi or token hosts is wanted.
+    pub new_host: bool,
+    /// Found while resolving (e.g. a secret file others can read).
+    pub warnings: Vec<String>,
+}
+
+/// How `--domain` relates to the hosts already on the server.
+#[derive(Debug, Clone, Args)]
+pub struct NewHostArg {
+    /// Create a new VirtualHost although the server already has Jitsi Meet or token
+    /// hosts and --domain is none of them (without it, such a domain is refused as
+    /// a likely typo, with the list of hosts found).
+    #[arg(long)]
+    pub new_host: bool,
+}
+
+/// `check-domain`: the domain rules `configure` applies, for callers that must know
+/// before they start (the Debian postinst).
+#[derive(Debug, Clone, Args)]
+pub struct CheckDomainArgs {
+    #[command(flatten)]
+    pub common: crate::cli::CommonArgs,
+    #[command(flatten)]
+    pub host: NewHostArg,
+}
+
+/// Exit 0 when `configure` would accept the domain, else say why (exit 2).
+pub fn check_domain_main(a: CheckDomainArgs) -> ExitCode {
+    let check = || -> Result<()> {
+        let domain = a
+            .common
+            .domain
+            .as_deref()
+            .ok_or_else(|| Error::Missing("--domain".into()))?;
+        settings::check_domain(domain)?;
+        check_new_host(&tree::scan(&a.common.root)?, domain, a.host.new_host)
+    };
+    match check() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jitsi-meet-tokens: {e:#}");
+            ExitCode::from(crate::error::exit_code(&e) as u8)
+        }
+    }
+}
+
+/// A domain that is none of the server's hosts, on a server that has Jitsi Meet or
+/// token hosts, is most likely a typo: refused unless a new host is asked for.
+pub fn check_new_host(tree: &Tree, domain: &str, new_host: bool) -> Result<()> {
+    if new_host || tree.has_host(domain) {
+        return Ok(());
+    }
+    let known = tree.jitsi_or_token_hosts();
+    if known.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(Error::Usage(format!(
+        "{domain:?} is not one of this server's hosts ({}); check the spelling, or pass \
+         --new-host to create a new VirtualHost for it",
+        known.join(", ")
+    )))
 }
 
 /// The binary's entry point for `configure`.
@@ -71,8 +133,8 @@ fn flag_values(a: &ConfigureArgs) -> Values {
 
 /// Flags and environment, then the settings file, then prompts (terminal only).
 pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
-    let ctx = Ctx::from_common(&a.common);
-    let settings_real = under(&ctx.root, &a.common.settings);
+    let ctx = Ctx::from_common(&a.common)?;
+    let settings_real = fsops::resolve(&ctx.root, &a.common.settings, true)?;
     let file = SettingsFile::load(&settings_real)?;
     let given = flag_values(a);
     let mut values = given.clone().or(&file.values()?);
@@ -91,9 +153,11 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
             "--domain (or JITSI_MEET_TOKENS_DOMAIN, or `domain` in the settings file)".into(),
         )
     })?;
-    if domain.is_empty() || domain.contains(['/', '\0']) || domain.starts_with('.') {
-        anyhow::bail!(Error::Usage(format!("{domain:?} is not a valid domain")));
-    }
+    settings::check_domain(&domain)?;
+    let warnings = match a.app_secret_file.as_deref() {
+        Some(p) if p != Path::new("-") => settings::secret_file_warning(p).into_iter().collect(),
+        _ => vec![],
+    };
     if values.asap_key_server.is_some() && values.cache_keys_url.is_some() {
         anyhow::bail!(Error::Usage(
             "--asap-key-server and --cache-keys-url exclude each other".into()
@@ -118,6 +182,8 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         native_module: a.native_module.clone(),
         fix_include: a.fix_include,
         settings,
+        new_host: a.host.new_host,
+        warnings,
     })
 }
 
@@ -182,7 +248,7 @@ fn desired(req: &Request, sys: &System, existing: Option<&str>) -> Result<Desire
         .plugin_dir
         .clone()
         .unwrap_or_else(|| DEFAULT_PLUGIN_DIR.to_string());
-    let jitsi_dir = under(&req.ctx.root, DEFAULT_JITSI_PLUGIN_DIR);
+    let jitsi_dir = fsops::inside(&req.ctx.root, DEFAULT_JITSI_PLUGIN_DIR)?;
     d.jitsi_plugin_dir =
         (!sys.jitsi.is_empty() || jitsi_dir.is_dir()).then(|| DEFAULT_JITSI_PLUGIN_DIR.to_string());
     Ok(d)
@@ -220,7 +286,12 @@ pub fn plan(
             files[0].shown
         ));
     }
-    let avail = tree.avail_path(&req.domain);
+    if files.is_empty() {
+        check_new_host(tree, &req.domain, req.new_host)?;
+    }
+    plan.warnings.extend(req.warnings.iter().cloned());
+    // A symlinked host file is edited where its link leads (inside the root).
+    let avail = fsops::resolve(root, &tree.avail_path(&req.domain), true)?;
     let (target, link_needed) = match files.first() {
         Some(f) => (Some((*f).clone()), false),
         None if avail.exists() => (Some(tree.load_disabled(&avail)?), true),
@@ -271,7 +342,7 @@ pub fn plan(
         }
     }
     if link_needed {
-        let link = tree.confd_link(&req.domain);
+        let link = fsops::resolve(root, &tree.confd_link(&req.domain), false)?;
         if link.exists() || link.is_symlink() {
             anyhow::bail!(Error::BrokenConfig(format!(
                 "{} exists but does not lead to {}; fix it by hand",
@@ -314,7 +385,7 @@ pub fn plan(
         plan.changes.push(c);
     }
     let pd = &d.plugin_dir;
-    let plugin_found = [under(root, pd), PathBuf::from(pd)]
+    let plugin_found = [fsops::inside(root, pd)?, PathBuf::from(pd)]
         .iter()
         .any(|p| p.join("mod_auth_token.lua").is_file());
     if !plugin_found {
@@ -344,6 +415,7 @@ pub fn plan(
 pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
     let root = &req.ctx.root;
     let sys = detect::detect(root, runner)?;
+    req.ctx.clean_after_killed_run()?;
     // Plan first: a no-op or a refused run creates nothing, not even the lock file.
     // A run with changes takes the lock and plans again from what is there now.
     let compute = || -> Result<_> {
@@ -355,13 +427,19 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
     let _lock = if req.ctx.dry_run || plan.is_empty() {
         None
     } else {
-        let l = fsops::lock(&req.ctx.state_dir.join("lock"), fsops::lock_wait())?;
+        let l = req.ctx.lock()?;
         (tree, plan, edits) = compute()?;
         Some(l)
     };
     for w in &plan.warnings {
         rep.warn(w);
     }
+    // The host file edited (its real path, a link followed), for the record.
+    let target_real = plan
+        .changes
+        .iter()
+        .find(|c| matches!(c.action, Action::Write { .. }) && c.restart)
+        .map(|c| c.path.clone());
     let update = |rec: &mut state::Record| {
         for c in &plan.changes {
             let Action::Write { new } = &c.action else {
@@ -384,6 +462,7 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
                 continue; // the settings file is ours, not Prosody's: nothing to revert
             }
             let is_host_file = c.shown.ends_with(&format!("/{}.cfg.lua", req.domain))
+                || target_real.as_deref() == Some(c.path.as_path())
                 || tree
                     .files_with_host(&req.domain)
                     .iter()

@@ -154,7 +154,7 @@ pub fn check_floor(version: &str) -> Result<(), crate::error::Error> {
 }
 
 fn prosodyctl(root: &Path) -> Option<PathBuf> {
-    let in_root = under(root, "/usr/bin/prosodyctl");
+    let in_root = crate::fsops::inside(root, "/usr/bin/prosodyctl").ok()?;
     if in_root.exists() {
         return Some(in_root);
     }
@@ -166,7 +166,8 @@ fn prosodyctl(root: &Path) -> Option<PathBuf> {
 
 /// Detect Prosody and Lua under `root`. Fails when Prosody is missing or too old.
 pub fn detect(root: &Path, runner: &dyn Runner) -> Result<System> {
-    let status = std::fs::read_to_string(under(root, "/var/lib/dpkg/status")).unwrap_or_default();
+    let status = std::fs::read_to_string(crate::fsops::inside(root, "/var/lib/dpkg/status")?)
+        .unwrap_or_default();
     let pkgs = dpkg_installed(&status);
     let jitsi: Vec<Package> = pkgs
         .iter()
@@ -175,7 +176,7 @@ pub fn detect(root: &Path, runner: &dyn Runner) -> Result<System> {
         .collect();
     let from_dpkg = pkgs.iter().find(|p| is_prosody_package(&p.name)).cloned();
 
-    let shebang_lua = std::fs::read_to_string(under(root, "/usr/bin/prosody"))
+    let shebang_lua = std::fs::read_to_string(crate::fsops::inside(root, "/usr/bin/prosody")?)
         .ok()
         .and_then(|s| lua_from_shebang(&s));
 

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Configure(a) => return configure::main(a),
         Command::Unconfigure(a) => return unconfigure::main(a),
+        Command::CheckDomain(a) => return configure::check_domain_main(a),
         Command::Status(a) => status::run(&a, &mut out),
         Command::Token(a) => token_cmd::run(&a, &mut out),
         Command::Man(a) => {

@@ -28,13 +28,26 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn from_common(c: &CommonArgs) -> Ctx {
-        Ctx {
+    pub fn from_common(c: &CommonArgs) -> Result<Ctx> {
+        Ok(Ctx {
             root: c.root.clone(),
-            state_dir: under(&c.root, state::STATE_DIR),
+            state_dir: crate::fsops::resolve(&c.root, Path::new(state::STATE_DIR), true)?,
             dry_run: c.dry_run,
             restart: !c.no_restart,
-        }
+        })
+    }
+
+    /// Take the run lock (see [`crate::fsops::lock`]).
+    pub fn lock(&self) -> Result<crate::fsops::RunLock> {
+        crate::fsops::lock(&self.state_dir, crate::fsops::lock_wait())
+    }
+
+    /// Remove what a killed run left (its staging directory, temp files next to
+    /// the files it was writing), when no other run is busy.
+    pub fn clean_after_killed_run(&self) -> Result<()> {
+        let conf = crate::fsops::resolve(&self.root, Path::new(crate::tree::CONF_DIR), true)?;
+        let dirs = [conf.clone(), conf.join("conf.avail"), conf.join("conf.d")];
+        crate::fsops::clean_after_killed_run(&self.state_dir, &dirs)
     }
 }
 
@@ -176,7 +189,13 @@ pub fn execute(
     }
     let loaded = if plan.needs_restart() {
         rep.step("validating the new configuration with Prosody's loader");
-        let checked = validate::check_plan(tree, plan, sys, runner);
+        let checked = validate::check_plan(
+            tree,
+            plan,
+            sys,
+            runner,
+            &crate::fsops::RunLock::scratch(&ctx.state_dir),
+        );
         rep.done();
         let (loaded, warnings) = checked?;
         for w in warnings {

@@ -5,6 +5,7 @@
 use anyhow::{Context, Result};
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,24 @@ pub struct Cmd {
     pub args: Vec<OsString>,
     pub env: Vec<(OsString, OsString)>,
     pub stdin: Option<Vec<u8>>,
+    /// Working directory of the child.
+    pub cwd: Option<PathBuf>,
+    /// Start from an empty environment (PATH only): for code that may be hostile.
+    pub clean_env: bool,
+}
+
+/// PATH for a child started with a clean environment.
+pub const SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The environment every child gets: ours minus the secret (a child has no use for
+/// it, and `/proc/<pid>/environ` of a long-lived one would keep it readable), or
+/// only PATH when `clean`.
+pub fn child_env(c: &mut Command, clean: bool) {
+    if clean {
+        c.env_clear().env("PATH", SAFE_PATH);
+    } else {
+        c.env_remove(crate::settings::SECRET_ENV);
+    }
 }
 
 impl Cmd {
@@ -22,6 +41,8 @@ impl Cmd {
             args: Vec::new(),
             env: Vec::new(),
             stdin: None,
+            cwd: None,
+            clean_env: false,
         }
     }
     pub fn arg(mut self, a: impl Into<OsString>) -> Self {
@@ -30,6 +51,14 @@ impl Cmd {
     }
     pub fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+    pub fn cwd(mut self, d: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(d.into());
+        self
+    }
+    pub fn clean_env(mut self) -> Self {
+        self.clean_env = true;
         self
     }
     pub fn display(&self) -> String {
@@ -67,6 +96,10 @@ pub struct System;
 impl Runner for System {
     fn run(&self, cmd: &Cmd) -> Result<CmdOutput> {
         let mut c = Command::new(&cmd.program);
+        child_env(&mut c, cmd.clean_env);
+        if let Some(d) = &cmd.cwd {
+            c.current_dir(d);
+        }
         c.args(&cmd.args)
             .envs(cmd.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
@@ -96,6 +129,10 @@ impl Runner for System {
     fn spawn(&self, cmd: &Cmd) -> Result<u32> {
         use std::os::unix::process::CommandExt;
         let mut c = Command::new(&cmd.program);
+        child_env(&mut c, cmd.clean_env);
+        if let Some(d) = &cmd.cwd {
+            c.current_dir(d);
+        }
         c.args(&cmd.args)
             .envs(cmd.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -107,5 +144,26 @@ impl Runner for System {
             .spawn()
             .with_context(|| format!("cannot start {}", cmd.display()))?;
         Ok(child.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_never_see_the_secret_variable() {
+        let mut c = Command::new("env");
+        c.env(crate::settings::SECRET_ENV, "s3cret-child")
+            .env("KEPT", "1");
+        child_env(&mut c, false);
+        let out = String::from_utf8(c.output().unwrap().stdout).unwrap();
+        assert!(!out.contains("s3cret-child"), "{out}");
+        assert!(out.contains("KEPT=1"), "{out}");
+        let mut c = Command::new("env");
+        c.env("KEPT", "1");
+        child_env(&mut c, true);
+        let out = String::from_utf8(c.output().unwrap().stdout).unwrap();
+        assert_eq!(out, format!("PATH={SAFE_PATH}\n"));
     }
 }

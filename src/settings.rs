@@ -223,6 +223,22 @@ fn set_keep_decor(d: &mut DocumentMut, k: &str, mut new: Item) {
     d[k] = new;
 }
 
+/// The one rule for a domain, wherever it comes from (flags, settings file,
+/// prompts, debconf and Ansible through this binary): a host name by IDNA (UTS #46
+/// with STD3 rules: letters, digits and inner hyphens per label), every label 1 to
+/// 63 and the whole name at most 253 bytes in its ASCII form, no trailing dot.
+/// Checked before anything is rendered, edited or loaded.
+pub fn check_domain(domain: &str) -> Result<(), crate::error::Error> {
+    match idna::domain_to_ascii_strict(domain) {
+        Ok(_) if !domain.is_empty() => Ok(()),
+        _ => Err(crate::error::Error::Usage(format!(
+            "{:?} is not a valid host name for --domain: use letters, digits, hyphens and \
+             dots between labels (e.g. meet.example.com)",
+            domain
+        ))),
+    }
+}
+
 /// Read the secret from `--app-secret-file` (`-` = stdin) or the environment.
 /// One trailing line break (as `echo` and editors add) is not part of the secret.
 pub fn read_secret(file: Option<&Path>, env: Option<Vec<u8>>) -> Result<Option<Secret>> {
@@ -251,6 +267,21 @@ pub fn read_secret(file: Option<&Path>, env: Option<Vec<u8>>) -> Result<Option<S
         anyhow::bail!(crate::error::Error::Usage("the app secret is empty".into()));
     }
     Ok(Some(Secret(s)))
+}
+
+/// A warning when the secret file can be read by every user on the machine.
+pub fn secret_file_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o004 != 0).then(|| {
+        format!(
+            "the secret file {} is readable by every user (mode {:04o}): run `chmod 600 {}` \
+             (or remove it once configured)",
+            path.display(),
+            mode & 0o7777,
+            path.display()
+        )
+    })
 }
 
 /// A strong random secret: 32 bytes from the kernel, base64url without padding

@@ -92,15 +92,9 @@ fn parse(real: &Path, shown: String, enabled: bool) -> Result<HostFile> {
     })
 }
 
-/// Where a conf.d symlink points, resolved inside the root (an absolute target such
-/// as `/etc/prosody/conf.avail/x` is taken relative to the root).
-pub fn resolve_link(root: &Path, link: &Path) -> Option<PathBuf> {
-    let target = std::fs::read_link(link).ok()?;
-    Some(if target.is_absolute() {
-        under(root, &target)
-    } else {
-        normalize(&link.parent()?.join(target))
-    })
+/// Where a `conf.d` entry leads, resolved inside the root (an error when it leaves).
+pub fn resolve_link(root: &Path, link: &Path) -> Result<PathBuf> {
+    crate::fsops::resolve(root, link, true)
 }
 
 /// `a/conf.d/../conf.avail/x` → `a/conf.avail/x`, without touching the file system
@@ -121,8 +115,8 @@ pub fn normalize(p: &Path) -> PathBuf {
 }
 
 pub fn scan(root: &Path) -> Result<Tree> {
-    let dir = under(root, CONF_DIR);
-    let main_real = dir.join("prosody.cfg.lua");
+    let dir = crate::fsops::resolve(root, Path::new(CONF_DIR), true)?;
+    let main_real = crate::fsops::resolve(root, &dir.join("prosody.cfg.lua"), true)?;
     if !main_real.exists() {
         anyhow::bail!(Error::BrokenConfig(format!(
             "{} does not exist: is Prosody installed under this root?",
@@ -144,15 +138,10 @@ pub fn scan(root: &Path) -> Result<Tree> {
             if !name.ends_with(".cfg.lua") {
                 continue;
             }
-            let real = if link.is_symlink() {
-                match resolve_link(root, &link) {
-                    Some(t) if t.exists() => t,
-                    // Prosody skips a dangling link too.
-                    _ => continue,
-                }
-            } else {
-                link.clone()
-            };
+            let real = resolve_link(root, &link)?;
+            if !real.exists() {
+                continue; // Prosody skips a dangling link too
+            }
             confd.push(parse(&real, shown(root, &real), includes_confd)?);
         }
     }
@@ -189,6 +178,40 @@ impl Tree {
 
     pub fn confd_link(&self, domain: &str) -> PathBuf {
         under(&self.root, format!("{CONF_DIR}/conf.d/{domain}.cfg.lua"))
+    }
+
+    /// VirtualHosts an administrator most likely means: Jitsi Meet's (they have a
+    /// `conference.<host>` component) and those with token authentication.
+    pub fn jitsi_or_token_hosts(&self) -> Vec<String> {
+        let mut vhosts = Vec::new();
+        let mut components = Vec::new();
+        for f in self.files() {
+            let doc = Document::parse(&f.text).ok();
+            for s in &f.sections {
+                match s {
+                    SectionId::VirtualHost { name } => {
+                        let token = doc.as_ref().and_then(|d| d.get(s, "authentication"))
+                            == Some(crate::config_edit::Value::str("token"));
+                        vhosts.push((name.clone(), token));
+                    }
+                    SectionId::Component { name, .. } => components.push(name.clone()),
+                    SectionId::Global => {}
+                }
+            }
+        }
+        let mut out: Vec<String> = vhosts
+            .into_iter()
+            .filter(|(n, token)| *token || components.contains(&format!("conference.{n}")))
+            .map(|(n, _)| n)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Any file (enabled or in conf.avail) defines `VirtualHost "<domain>"`.
+    pub fn has_host(&self, domain: &str) -> bool {
+        !self.files_with_host(domain).is_empty() || self.avail_path(domain).exists()
     }
 
     /// Parse a file that is not enabled (e.g. `conf.avail/<domain>.cfg.lua`).

@@ -6,7 +6,7 @@ use crate::cli::UnconfigureArgs;
 use crate::config_edit::revert;
 use crate::detect;
 use crate::error::Error;
-use crate::fsops::{under, Perms};
+use crate::fsops::Perms;
 use crate::plan::{Action, Change, Plan};
 use crate::provision::{self, Ctx};
 use crate::report::{Outcome, Reporter};
@@ -15,13 +15,17 @@ use crate::settings::SettingsFile;
 use crate::state;
 use crate::tree;
 use anyhow::Result;
+use std::path::Path;
 use std::process::ExitCode;
 
 pub fn main(args: UnconfigureArgs) -> ExitCode {
     let rep = provision::reporter(args.common.output);
-    let ctx = Ctx::from_common(&args.common);
+    let ctx = match Ctx::from_common(&args.common) {
+        Ok(c) => c,
+        Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
+    };
     let domain = match args.common.domain.clone().map(Ok).unwrap_or_else(|| {
-        SettingsFile::load(&under(&ctx.root, &args.common.settings))?
+        SettingsFile::load(&crate::fsops::inside(&ctx.root, &args.common.settings)?)?
             .values()?
             .domain
             .ok_or_else(|| Error::Missing("--domain".into()).into())
@@ -42,7 +46,8 @@ pub fn main(args: UnconfigureArgs) -> ExitCode {
 pub fn plan(ctx: &Ctx, rec: &state::Record) -> Result<Plan> {
     let mut plan = Plan::default();
     for f in rec.files.iter().rev() {
-        let path = under(&ctx.root, &f.path);
+        // A link we made is removed itself; a file is reverted where its links lead.
+        let path = crate::fsops::resolve(&ctx.root, Path::new(&f.path), !f.symlink)?;
         if f.symlink {
             if path.is_symlink() {
                 plan.changes.push(Change {
@@ -122,12 +127,13 @@ pub fn plan(ctx: &Ctx, rec: &state::Record) -> Result<Plan> {
 
 pub fn run(ctx: &Ctx, domain: &str, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
     let sys = detect::detect(&ctx.root, runner)?;
+    ctx.clean_after_killed_run()?;
     // Without a record there is nothing to do, and not even the lock file is made.
     let mut rec = state::load(&ctx.state_dir, domain)?;
     let _lock = if ctx.dry_run || rec.is_none() {
         None
     } else {
-        let l = crate::fsops::lock(&ctx.state_dir.join("lock"), crate::fsops::lock_wait())?;
+        let l = ctx.lock()?;
         rec = state::load(&ctx.state_dir, domain)?; // as it is now that we hold the lock
         Some(l)
     };

@@ -2,28 +2,33 @@
 //! plus every enabled host file, with the planned texts) is staged in a private
 //! directory and loaded through Prosody's own loader (real Lua), then checked with
 //! `prosodyctl --config … check config` where Prosody is installed.
+//!
+//! Config files are Lua: loading one runs it. Both steps therefore run confined
+//! ([`Confine`]): as Prosody's user (never root), with a clean environment, from a
+//! 0700 directory of that user's under the state directory's scratch directory.
 
-use crate::config_edit::{LoadedConfig, Loader};
+use crate::config_edit::{Confine, LoadedConfig, Loader};
 use crate::detect::System;
 use crate::error::Error;
-use crate::fsops::{prosody_gid, under};
 use crate::plan::{Action, Plan};
 use crate::runner::{Cmd, Runner};
-use crate::tree::{normalize, resolve_link, Tree, CONF_DIR};
+use crate::tree::{resolve_link, Tree, CONF_DIR};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub fn loader(root: &Path, sys: &System) -> Loader {
-    let lib = under(root, "/usr/lib/prosody");
+    let host_lib = PathBuf::from("/usr/lib/prosody");
+    let lib = crate::fsops::inside(root, &host_lib).unwrap_or_else(|_| host_lib.clone());
     Loader {
         lua: PathBuf::from(format!("lua{}", sys.lua)),
         prosody_lib: if lib.join("core/configmanager.lua").exists() {
             lib
         } else {
-            PathBuf::from("/usr/lib/prosody")
+            host_lib
         },
+        confine: None,
     }
 }
 
@@ -59,7 +64,7 @@ fn staged_texts(tree: &Tree, plan: &Plan) -> Result<(String, BTreeMap<String, St
         }
     };
     let main = read(&tree.main.real)?.unwrap_or_default();
-    let confd = under(&tree.root, format!("{CONF_DIR}/conf.d"));
+    let confd = crate::fsops::inside(&tree.root, format!("{CONF_DIR}/conf.d"))?;
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&confd)
         .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -73,12 +78,8 @@ fn staged_texts(tree: &Tree, plan: &Plan) -> Result<(String, BTreeMap<String, St
         let name = e.file_name().unwrap().to_string_lossy().into_owned();
         let target = match links.get(e.as_path()) {
             Some(None) => continue,
-            Some(Some(t)) => normalize(&e.parent().unwrap().join(t)),
-            None if e.is_symlink() => match resolve_link(&tree.root, &e) {
-                Some(t) => t,
-                None => continue,
-            },
-            None => e.clone(),
+            Some(Some(t)) => resolve_link(&tree.root, &e.parent().unwrap().join(t))?,
+            None => resolve_link(&tree.root, &e)?,
         };
         if let Some(text) = read(&target)? {
             out.insert(name, text);
@@ -87,77 +88,115 @@ fn staged_texts(tree: &Tree, plan: &Plan) -> Result<(String, BTreeMap<String, St
     Ok((main, out))
 }
 
-/// The config after `plan`, staged in a private directory Prosody's user can read.
-/// Returns the directory (removed on drop) and the main file in it.
-fn stage(tree: &Tree, plan: &Plan) -> Result<(tempfile::TempDir, PathBuf), String> {
-    let (main, confd) = staged_texts(tree, plan).map_err(|e| format!("{e:#}"))?;
-    let dir = tempfile::Builder::new()
-        .prefix("jitsi-meet-tokens-check.")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
-    // prosodyctl drops to the prosody user when run as root: let that group read.
-    let gid = prosody_gid();
-    let prep = |p: &Path, mode: u32| -> std::io::Result<()> {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))?;
-        if let Some(g) = gid {
-            let _ = nix::unistd::chown(p, None, Some(nix::unistd::Gid::from_raw(g)));
+/// Whom config code runs as while it may still be hostile: Prosody's user (it runs
+/// that code at every start anyway), else `nobody`; as a non-root user, ourselves.
+fn confined_user() -> Option<(u32, u32)> {
+    use nix::unistd::{Group, Uid, User};
+    if !Uid::effective().is_root() {
+        return None;
+    }
+    let u = User::from_name("prosody").ok().flatten();
+    Some(match u {
+        Some(u) => (u.uid.as_raw(), u.gid.as_raw()),
+        None => {
+            let gid = Group::from_name("nogroup")
+                .ok()
+                .flatten()
+                .map_or(65534, |g| g.gid.as_raw());
+            (65534, gid)
         }
-        Ok(())
-    };
-    let write = |p: &Path, text: &str| -> std::io::Result<()> {
-        std::fs::write(p, text)?;
-        prep(p, 0o640)
-    };
-    let setup = || -> std::io::Result<PathBuf> {
-        prep(dir.path(), 0o750)?;
-        for sub in ["conf.d", "certs"] {
-            let d = dir.path().join(sub);
-            std::fs::create_dir(&d)?;
-            prep(&d, 0o750)?;
-        }
-        for (name, text) in &confd {
-            write(&dir.path().join("conf.d").join(name), text)?;
-        }
-        let main_path = dir.path().join("prosody.cfg.lua");
-        write(&main_path, &main)?;
-        Ok(main_path)
-    };
-    let main_path = setup().map_err(|e| format!("staging the config: {e}"))?;
-    Ok((dir, main_path))
+    })
 }
 
-fn load(tree: &Tree, plan: &Plan, sys: &System) -> Result<LoadedConfig, String> {
-    let (dir, main) = stage(tree, plan)?;
-    let staged = dir.path().display().to_string();
-    loader(&tree.root, sys)
-        .load_file(&main)
-        .map_err(|e| e.to_string().replace(&staged, CONF_DIR))
+/// One validation's private directory (0700, owned by the confined user) in the
+/// run's scratch directory under the state directory: removed on drop, and by the
+/// next run if this one is killed.
+struct Stage {
+    confine: Confine,
+    _fd: std::os::fd::OwnedFd,
+    _dir: tempfile::TempDir,
+}
+
+const STAGED_MAIN: &str = "prosody.cfg.lua";
+
+/// The config after `plan`, staged for the confined loader and prosodyctl.
+fn stage(tree: &Tree, plan: &Plan, scratch: &Path) -> Result<Stage, String> {
+    let (main, confd) = staged_texts(tree, plan).map_err(|e| format!("{e:#}"))?;
+    let setup = || -> std::io::Result<Stage> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(scratch)?;
+        let dir = tempfile::Builder::new()
+            .prefix("check.")
+            .tempdir_in(scratch)?;
+        let (confine, fd) = Confine::open(dir.path(), confined_user())?;
+        confine.give(dir.path())?;
+        for sub in ["conf.d", "certs"] {
+            confine.mkdir(sub)?;
+        }
+        for (name, text) in &confd {
+            confine.write(&format!("conf.d/{name}"), text.as_bytes())?;
+        }
+        confine.write(STAGED_MAIN, main.as_bytes())?;
+        Ok(Stage {
+            confine,
+            _fd: fd,
+            _dir: dir,
+        })
+    };
+    setup().map_err(|e| format!("staging the config in {}: {e}", scratch.display()))
+}
+
+/// Staged paths in messages shown as the real config directory.
+fn unstage(st: &Stage, text: &str) -> String {
+    text.replace(
+        &st.confine.child_path("").display().to_string(),
+        &format!("{CONF_DIR}/"),
+    )
+}
+
+fn load(tree: &Tree, plan: &Plan, sys: &System, scratch: &Path) -> Result<LoadedConfig, String> {
+    let st = stage(tree, plan, scratch)?;
+    let mut l = loader(&tree.root, sys);
+    l.confine = Some(st.confine.clone());
+    l.load_file(&st.confine.child_path(STAGED_MAIN))
+        .map_err(|e| unstage(&st, &e.to_string()))
 }
 
 /// `prosodyctl check config` on the staged config: the problem lines it printed.
 /// `Ok(None)` when prosodyctl is not installed.
-fn ctl(tree: &Tree, plan: &Plan, runner: &dyn Runner) -> Result<Option<Vec<String>>, String> {
+fn ctl(
+    tree: &Tree,
+    plan: &Plan,
+    runner: &dyn Runner,
+    scratch: &Path,
+) -> Result<Option<Vec<String>>, String> {
     let Ok(ctl) = which::which("prosodyctl") else {
         return Ok(None);
     };
-    let (dir, main) = stage(tree, plan)?;
-    let out = runner
-        .run(
-            &Cmd::new(ctl)
-                .arg("--config")
-                .arg(&main)
-                .arg("check")
-                .arg("config"),
-        )
-        .map_err(|e| format!("{e:#}"))?;
+    let st = stage(tree, plan, scratch)?;
+    let main = st.confine.child_path(STAGED_MAIN);
+    let argv = st.confine.argv(
+        &ctl,
+        &[
+            "--config".as_ref(),
+            main.as_os_str(),
+            "check".as_ref(),
+            "config".as_ref(),
+        ],
+    );
+    let mut cmd = Cmd::new(&argv[0]).cwd(&st.confine.dir).clean_env();
+    for a in &argv[1..] {
+        cmd = cmd.arg(a);
+    }
+    let out = runner.run(&cmd).map_err(|e| format!("{e:#}"))?;
     if out.success() {
         return Ok(Some(vec![]));
     }
-    let staged = dir.path().display().to_string();
     // Keep what describes a problem; drop the banner and the list of files read
     // (a new host file is expected to appear there).
-    let lines = format!("{}{}", out.stdout, out.stderr)
-        .replace(&staged, CONF_DIR)
+    let lines = unstage(&st, &format!("{}{}", out.stdout, out.stderr))
         .lines()
         .map(str::trim)
         .filter(|l| {
@@ -189,12 +228,13 @@ pub fn check_plan(
     plan: &Plan,
     sys: &System,
     runner: &dyn Runner,
+    scratch: &Path,
 ) -> Result<(LoadedConfig, Vec<String>)> {
     let now = Plan::default();
-    let loaded = match load(tree, plan, sys) {
+    let loaded = match load(tree, plan, sys, scratch) {
         Ok(l) => l,
         Err(new_err) => {
-            return Err(match load(tree, &now, sys) {
+            return Err(match load(tree, &now, sys, scratch) {
                 Err(old_err) => Error::BrokenConfig(old_err),
                 Ok(_) => Error::InvalidNewConfig(new_err),
             }
@@ -202,9 +242,9 @@ pub fn check_plan(
         }
     };
     let mut warnings = Vec::new();
-    let new = ctl(tree, plan, runner).map_err(|e| anyhow::anyhow!(e))?;
+    let new = ctl(tree, plan, runner, scratch).map_err(|e| anyhow::anyhow!(e))?;
     if let Some(new) = new.filter(|l| !l.is_empty()) {
-        let old = ctl(tree, &now, runner)
+        let old = ctl(tree, &now, runner, scratch)
             .map_err(|e| anyhow::anyhow!(e))?
             .unwrap_or_default();
         let introduced: Vec<&String> = new.iter().filter(|l| !old.contains(l)).collect();

@@ -132,6 +132,118 @@ pub struct Loader {
     pub lua: PathBuf,
     /// Prosody's library directory (holds `core/configmanager.lua`).
     pub prosody_lib: PathBuf,
+    /// Run Lua confined (config text may still be hostile); `None`: as we are.
+    pub confine: Option<Confine>,
+}
+
+/// Where and as whom config code runs when it must not run with our privileges:
+/// the child starts in `dir` (private, owned by the user it runs as), with a clean
+/// environment, under `setpriv` as `run_as` (uid, gid) without supplementary groups.
+/// Paths handed to it go through `/proc/self/fd/N`, a descriptor of `dir` it
+/// inherits: reached without searching the (root-only) directories above it, and
+/// still valid after Prosody changes its working directory.
+#[derive(Debug, Clone)]
+pub struct Confine {
+    pub dir: PathBuf,
+    pub run_as: Option<(u32, u32)>,
+    /// `dir` as the child reaches it.
+    pub child_dir: PathBuf,
+}
+
+impl Confine {
+    /// Confine to `dir`; the returned descriptor must stay open while children run
+    /// (every child started meanwhile inherits it: it only names `dir`).
+    pub fn open(
+        dir: &Path,
+        run_as: Option<(u32, u32)>,
+    ) -> std::io::Result<(Confine, std::os::fd::OwnedFd)> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY)
+            .open(dir)?;
+        let fd = std::os::fd::OwnedFd::from(f);
+        nix::fcntl::fcntl(
+            &fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )?;
+        let child_dir = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        Ok((
+            Confine {
+                dir: dir.to_path_buf(),
+                run_as,
+                child_dir,
+            },
+            fd,
+        ))
+    }
+
+    /// `name` in the directory, as the confined child must open it.
+    pub fn child_path(&self, name: &str) -> PathBuf {
+        self.child_dir.join(name)
+    }
+
+    /// The argument vector running `program args...` confined.
+    pub fn argv(&self, program: &Path, args: &[&std::ffi::OsStr]) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = match self.run_as {
+            Some((uid, gid)) => vec![
+                "setpriv".into(),
+                format!("--reuid={uid}").into(),
+                format!("--regid={gid}").into(),
+                "--clear-groups".into(),
+                "--".into(),
+            ],
+            None => vec![],
+        };
+        v.push(program.into());
+        v.extend(args.iter().map(|a| a.to_os_string()));
+        v
+    }
+
+    /// A command running `program args...` confined.
+    pub fn command(&self, program: &Path, args: &[&std::ffi::OsStr]) -> Command {
+        let argv = self.argv(program, args);
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]).current_dir(&self.dir);
+        crate::runner::child_env(&mut c, true);
+        c
+    }
+
+    /// Create a subdirectory the confined child can read.
+    pub fn mkdir(&self, name: &str) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let p = self.dir.join(name);
+        std::fs::DirBuilder::new().mode(0o700).create(&p)?;
+        self.give(&p)?;
+        Ok(p)
+    }
+
+    /// Hand `p` to the user the child runs as.
+    pub fn give(&self, p: &Path) -> std::io::Result<()> {
+        if let Some((uid, gid)) = self.run_as {
+            nix::unistd::chown(
+                p,
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Write a file the confined child can read.
+    pub fn write(&self, name: &str, data: &[u8]) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let p = self.dir.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)?;
+        self.give(&p)?;
+        std::io::Write::write_all(&mut f, data)?;
+        Ok(p)
+    }
 }
 
 impl Default for Loader {
@@ -139,6 +251,7 @@ impl Default for Loader {
         Loader {
             lua: PathBuf::from("lua5.4"),
             prosody_lib: PathBuf::from("/usr/lib/prosody"),
+            confine: None,
         }
     }
 }
@@ -177,14 +290,42 @@ fn decode(v: &Json) -> Option<LoadedValue> {
 
 impl Loader {
     /// Load a config file (with its `Include`s) as Prosody would.
+    /// Confined, `path` is as the child sees it ([`Confine::child_path`]).
     pub fn load_file(&self, path: &Path) -> Result<LoadedConfig, EditError> {
-        let dir = tempfile::tempdir().map_err(|e| EditError::Loader(e.to_string()))?;
-        let script = dir.path().join("dump.lua");
-        std::fs::write(&script, DUMP_LUA).map_err(|e| EditError::Loader(e.to_string()))?;
-        let out = Command::new(&self.lua)
-            .arg(&script)
-            .arg(&self.prosody_lib)
-            .arg(path)
+        let io = |e: std::io::Error| EditError::Loader(e.to_string());
+        let cmd = match &self.confine {
+            Some(c) => {
+                c.write("dump.lua", DUMP_LUA.as_bytes()).map_err(io)?;
+                let script = c.child_path("dump.lua");
+                c.command(
+                    &self.lua,
+                    &[
+                        script.as_os_str(),
+                        self.prosody_lib.as_os_str(),
+                        path.as_os_str(),
+                    ],
+                )
+            }
+            None => {
+                let dir = tempfile::tempdir().map_err(io)?;
+                let script = dir.path().join("dump.lua");
+                std::fs::write(&script, DUMP_LUA).map_err(io)?;
+                let mut c = Command::new(&self.lua);
+                c.arg(&script).arg(&self.prosody_lib).arg(path);
+                crate::runner::child_env(&mut c, false);
+                // The script is read before `dir` goes: keep it until the child ends.
+                return self.finish(c, Some(dir));
+            }
+        };
+        self.finish(cmd, None)
+    }
+
+    fn finish(
+        &self,
+        mut cmd: Command,
+        _script_dir: Option<tempfile::TempDir>,
+    ) -> Result<LoadedConfig, EditError> {
+        let out = cmd
             .output()
             .map_err(|e| EditError::Loader(format!("cannot run {}: {e}", self.lua.display())))?;
         if !out.status.success() {

@@ -54,9 +54,9 @@ pub use document::{revert, Change, ChangeKind, Document, ListPos, Reverted, Sect
 pub use host::{
     apply_desired, AuthMode, DesiredHost, Edited, DEFAULT_JITSI_PLUGIN_DIR, DEFAULT_PLUGIN_DIR,
 };
-pub use loader::{prosody_loader_check, LoadedConfig, LoadedValue, Loader};
+pub use loader::{prosody_loader_check, Confine, LoadedConfig, LoadedValue, Loader};
 pub use lua_string::{decode_lua_string, lua_string};
-pub use render::{register_lua_helpers, render_host, HOST_TEMPLATE};
+pub use render::{check_written_values, register_lua_helpers, render_host, HOST_TEMPLATE};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -134,3 +134,71 @@ pub fn render_host(d: &DesiredHost) -> Result<String, EditError> {
     hb.render("host", &data)
         .map_err(|e| EditError::Template(e.to_string()))
 }
+
+/// The value writer's property (checked by the `host_values` fuzz target and a
+/// proptest): a host rendered with these values, then edited to the second set,
+/// loads through Prosody's loader with exactly those values and nothing else (no
+/// other host or option appeared, so no value escaped its literal). `Ok(false)`:
+/// the domain is refused, as `configure` refuses it, before anything is written.
+#[doc(hidden)]
+pub fn check_written_values(
+    loader: &super::Loader,
+    domain: &str,
+    first: (&str, &[u8], &[String]),
+    second: (&str, &[u8], &[String]),
+) -> Result<bool, String> {
+    if crate::settings::check_domain(domain).is_err() {
+        return Ok(false);
+    }
+    let desired = |(app_id, secret, issuers): (&str, &[u8], &[String])| {
+        let mut d = DesiredHost::new(
+            domain,
+            AuthMode::Secret {
+                app_id: app_id.to_string(),
+                app_secret: secret.to_vec(),
+            },
+        );
+        d.accepted_issuers = Some(issuers.to_vec());
+        d
+    };
+    // Which options each host has: a value that escaped its literal would add one.
+    let shape = |cfg: &super::LoadedConfig| -> Vec<(bool, Vec<String>)> {
+        let mut v: Vec<_> = cfg
+            .hosts
+            .iter()
+            .map(|(h, o)| (h == "*", o.keys().cloned().collect::<Vec<_>>()))
+            .collect();
+        v.sort();
+        v
+    };
+    let skeleton = render_host(&desired(("a", b"s", &["i".to_string()])))
+        .map_err(|e| format!("render: {e}"))?;
+    let want_shape = shape(&loader.load_text(&skeleton).map_err(|e| e.to_string())?);
+    let text = render_host(&desired(first)).map_err(|e| format!("render: {e}"))?;
+    let edited = super::apply_desired(&text, &desired(second))
+        .map_err(|e| format!("edit: {e}"))?
+        .text;
+    for (t, (app_id, secret, issuers)) in [(&text, first), (&edited, second)] {
+        let cfg = loader.load_text(t).map_err(|e| format!("load: {e}\n{t}"))?;
+        let names: Vec<&String> = cfg.hosts.keys().collect();
+        if cfg.hosts.len() != 3 || shape(&cfg) != want_shape {
+            return Err(format!(
+                "hosts {names:?} or their options are not the template's:\n{t}"
+            ));
+        }
+        let (_, host) = cfg
+            .hosts
+            .iter()
+            .find(|(_, o)| o.contains_key("app_id"))
+            .ok_or_else(|| format!("no host with app_id among {names:?}:\n{t}"))?;
+        let want: Vec<Vec<u8>> = issuers.iter().map(|i| i.as_bytes().to_vec()).collect();
+        let got_iss = host.get("asap_accepted_issuers").and_then(|v| v.as_list());
+        let ok = host.get("app_id").and_then(|v| v.as_bytes()) == Some(app_id.as_bytes())
+            && host.get("app_secret").and_then(|v| v.as_bytes()) == Some(secret)
+            && (got_iss == Some(want) || (issuers.is_empty() && got_iss.is_none()));
+        if !ok {
+            return Err(format!("values differ after loading:\n{t}\n{host:?}"));
+        }
+    }
+    Ok(true)
+}

@@ -757,6 +757,34 @@ mod props {
             .collect()
     }
 
+    /// Domains: host names and near misses (a newline, code, spaces, empty labels).
+    fn domain() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?(\\.[a-z0-9]{1,8}){0,3}",
+            Just("evil.example.com\nos.execute(\"id > pwned.txt\")\n--".to_string()),
+            Just("meet example..com".to_string()),
+            nasty_string(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(Config { cases: 64, ..Config::default() })]
+
+        /// The fuzz target `host_values`'s property: refused, or read back exactly.
+        #[test]
+        fn written_values_load_back_exactly_and_run_no_code(
+            d in domain(),
+            a in (nasty_string(), nasty_bytes(), proptest::collection::vec(nasty_string(), 0..3)),
+            b in (nasty_string(), nasty_bytes(), proptest::collection::vec(nasty_string(), 0..3)),
+        ) {
+            let loader = Loader::default();
+            let r = crate::config_edit::check_written_values(
+                &loader, &d, (&a.0, &a.1, &a.2), (&b.0, &b.1, &b.2));
+            prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+            prop_assert_eq!(r.unwrap(), crate::settings::check_domain(&d).is_ok());
+        }
+    }
+
     #[test]
     fn lua_string_reads_back_in_lua54_and_lua52() {
         let values = sample(nasty_bytes(), 300);

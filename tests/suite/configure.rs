@@ -530,7 +530,7 @@ fn a_second_concurrent_run_fails_clearly_and_changes_nothing() {
     let before = r.snapshot();
     // Another run holds the lock (flock, as the binary takes it).
     let _held = jitsi_meet_tokens::fsops::lock(
-        &r.file("var/lib/jitsi-meet-tokens/lock"),
+        &r.file("var/lib/jitsi-meet-tokens"),
         std::time::Duration::from_secs(1),
     )
     .unwrap();

@@ -3,6 +3,7 @@
 //! the real binary run against them.
 
 mod configure;
+mod security_installer;
 mod status;
 mod token;
 mod unconfigure;
@@ -49,22 +50,36 @@ impl Root {
     }
     /// `configure` with the fixed interface; `extra` appended.
     pub fn configure(&self, domain: &str, secret: &[u8], extra: &[&str]) -> Command {
-        let sf = self.secret_file(secret);
         let mut c = cmd();
-        c.args(["configure", "--root"])
-            .arg(self.path())
-            .args(["--domain", domain, "--app-id", "myapp", "--app-secret-file"])
-            .arg(sf)
-            .args([
-                "--non-interactive",
-                "--no-restart",
-                "--output",
-                "json",
-                "--native-module",
-            ])
-            .arg(&self.module)
-            .args(extra);
+        c.args(self.configure_args(domain, secret, extra));
         c
+    }
+    /// The arguments of [`Root::configure`] (for a test that spawns it itself).
+    pub fn configure_args(
+        &self,
+        domain: &str,
+        secret: &[u8],
+        extra: &[&str],
+    ) -> Vec<std::ffi::OsString> {
+        let sf = self.secret_file(secret);
+        let mut a: Vec<std::ffi::OsString> = vec!["configure".into(), "--root".into()];
+        a.push(self.path().into());
+        for s in ["--domain", domain, "--app-id", "myapp", "--app-secret-file"] {
+            a.push(s.into());
+        }
+        a.push(sf.into());
+        for s in [
+            "--non-interactive",
+            "--no-restart",
+            "--output",
+            "json",
+            "--native-module",
+        ] {
+            a.push(s.into());
+        }
+        a.push(self.module.clone().into());
+        a.extend(extra.iter().map(|s| s.into()));
+        a
     }
     /// `configure --root ROOT` and nothing else: each test adds what it is about.
     pub fn bare(&self) -> Command {
