@@ -9,6 +9,7 @@ message that says what to build or install; nothing is skipped silently.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.server
@@ -94,8 +95,12 @@ def lua_string(s: str) -> str:
 class Prosody:
     """One private Prosody instance: its own temp dir, ports, log and plugins."""
 
-    def __init__(self, hosts_config: str, global_config: str = "", native: bool = True):
+    def __init__(self, hosts_config: str, global_config: str = "", native: bool = True,
+                 plugin_dirs: list | None = None, extra_modules: list | None = None):
         self.hosts_config = hosts_config
+        # Test modules beside the repository's plugins, and global modules to add.
+        self.plugin_dirs = [PLUGINS, *(plugin_dirs or [])]
+        self.extra_modules = list(extra_modules or [])
         self.native = native  # False: a broken jitsi_tokens.so (fail-closed test)
         self.global_config = global_config
         self.proc: subprocess.Popen | None = None
@@ -129,10 +134,10 @@ class Prosody:
         cfg.write_text(
             f"""
 {loopback_options(d, self.log_path, self.c2s_port, self.http_port)}
-modules_enabled = {{ "saslauth", "disco", "bosh", "websocket", "ping" }}
+modules_enabled = {{ "saslauth", "disco", "bosh", "websocket", "ping"{"".join(", " + lua_string(m) for m in self.extra_modules)} }}
 c2s_require_encryption = false
 consider_websocket_secure = true
-plugin_paths = {{ {lua_string(str(PLUGINS))} }}
+plugin_paths = {{ {", ".join(lua_string(str(p)) for p in self.plugin_dirs)} }}
 {self.global_config}
 {self.hosts_config}
 """
@@ -197,6 +202,34 @@ plugin_paths = {{ {lua_string(str(PLUGINS))} }}
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def running(self):
+        """Started for the `with` block, then stopped and removed; fails when the
+        log shows a traceback or a module that did not load, or SIGTERM was ignored."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.stop()
+        log = self.log()
+        self.cleanup()
+        assert not self.killed, "prosody ignored SIGTERM for 10 s"
+        assert "Traceback" not in log, log[-8000:]
+        assert "Error initializing module" not in log, log[-8000:]
+
+    def metrics(self) -> dict[str, float]:
+        """Prosody's OpenMetrics page (mod_http_openmetrics) as {sample line's name
+        and labels: value}, e.g. 'prosody_mod_auth_token__success_total{host="a"}'."""
+        url = f"http://127.0.0.1:{self.http_port}/metrics"
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as r:
+            text = r.read().decode()
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
 
 
 # ---------------------------------------------------------------------------
@@ -305,9 +338,11 @@ class WS:
     """An XMPP-over-WebSocket (RFC 7395) client."""
 
     def __init__(self, server: Prosody, domain: str, token: str | None = None,
-                 headers: list | None = None):
+                 headers: list | None = None, query: str | None = None):
         url = server.ws_url
-        if token is not None:
+        if query is not None:
+            url += "?" + query
+        elif token is not None:
             url += "?token=" + urllib.parse.quote(token, safe="")
         self.domain = domain
         self.ws = websocket.create_connection(url, subprotocols=["xmpp"], timeout=HTTP_TIMEOUT,
