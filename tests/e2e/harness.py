@@ -219,17 +219,21 @@ plugin_paths = {{ {", ".join(lua_string(str(p)) for p in self.plugin_dirs)} }}
         assert "Error initializing module" not in log, log[-8000:]
 
     def metrics(self) -> dict[str, float]:
-        """Prosody's OpenMetrics page (mod_http_openmetrics) as {sample line's name
-        and labels: value}, e.g. 'prosody_mod_auth_token__success_total{host="a"}'."""
-        url = f"http://127.0.0.1:{self.http_port}/metrics"
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as r:
-            text = r.read().decode()
-        samples = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                samples[name] = float(value)
-        return samples
+        return scrape_metrics(self.http_port)
+
+
+def scrape_metrics(http_port: int) -> dict[str, float]:
+    """Prosody's OpenMetrics page (mod_http_openmetrics) as {sample line's name
+    and labels: value}, e.g. 'prosody_mod_auth_token__success_total{host="a"}'."""
+    url = f"http://127.0.0.1:{http_port}/metrics"
+    with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as r:
+        text = r.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
 
 
 # ---------------------------------------------------------------------------
