@@ -332,7 +332,9 @@ end
 local function refuse(session, measure, condition, reason)
 	log_refusal(session, condition, reason);
 	measure(1);
-	refusals:with_labels(tostring(reason)):add(1);
+	-- Without parenthesised details ("(120 sec since expired)"): a label value per
+	-- number would grow the metric without bound.
+	refusals:with_labels((tostring(reason):gsub("%s*%b()", ""))):add(1);
 	return false, condition, reason;
 end
 

@@ -346,7 +346,8 @@ def test_metrics_count_each_kind_of_login(server, rsa_key):
     for _ in range(3):
         assert Bosh(server, MAIN, query=q(token())).login()[0].ok
     bad = mint(key="not the secret, but every bit as long as it", sub=MAIN)
-    for query in (q(bad), q(bad), q()):
+    expired = token(exp=int(time.time()) - 120)
+    for query in (q(bad), q(bad), q(), q(expired)):
         assert not Bosh(server, MAIN, query=query).login()[0].ok
     for point in ("refuse-ban", "refuse-pre-fetch", "refuse-post", "refuse-post"):
         room = f"{point}-{tag()}"
@@ -359,10 +360,12 @@ def test_metrics_count_each_kind_of_login(server, rsa_key):
     main, keys = f'host="{MAIN}"', f'host="{KEYS}"'
     got = {n: delta(before, after, f"prosody_mod_auth_token__{n}_total", main)
            for n in ("success", "verify_fail", "ban", "pre_fetch_fail", "post_auth_fail")}
-    assert got == {"success": 3, "verify_fail": 3, "ban": 1, "pre_fetch_fail": 1, "post_auth_fail": 2}, got
+    assert got == {"success": 3, "verify_fail": 4, "ban": 1, "pre_fetch_fail": 1, "post_auth_fail": 2}, got
     refusals = "prosody_mod_auth_token__refusals_total"
     assert delta(before, after, refusals, f'{main},reason="Invalid signature"') == 2
     assert delta(before, after, refusals, f'{main},reason="token required"') == 1
+    # "Not acceptable by exp (120 sec since expired)": one label value, whatever the number.
+    assert delta(before, after, refusals, f'{main},reason="Not acceptable by exp"') == 1
     assert delta(before, after, refusals, f'{main},reason="user is banned"') == 1
     assert delta(before, after, refusals, f'{main},reason="probe refused after authentication"') == 2
     assert delta(before, after, "prosody_mod_auth_token__success_total", keys) == 2
