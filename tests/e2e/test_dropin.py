@@ -17,11 +17,12 @@ import jwt
 import pytest
 
 from harness import (APP_ID, BIND, CLIENT, JITMEET, MUC, RS_KID, SECRET, STANZAS, WS, Bosh, Prosody, claims,
-                     mint)
+                     free_port, mint)
 
 MODULES = Path(__file__).resolve().parent / "modules_dropin"
 SM = "urn:xmpp:sm:3"
 MAIN, GUEST, ANON, KEYS = "meet.dropin", "guest.dropin", "anon.dropin", "keys.dropin"
+NOKEYS = "nokeys.dropin"  # its key server refuses connections
 CONF = f"conference.{MAIN}"
 
 
@@ -46,6 +47,12 @@ VirtualHost "{KEYS}"
     app_id = "{APP_ID}"
     asap_accepted_audiences = {{ "jitsi" }}
     asap_key_server = "{keyserver.base}/keys"
+
+VirtualHost "{NOKEYS}"
+    authentication = "token"
+    app_id = "{APP_ID}"
+    asap_accepted_audiences = {{ "jitsi" }}
+    asap_key_server = "http://127.0.0.1:{free_port()}/keys"
 
 Component "{CONF}" "muc"
     modules_enabled = {{ "token_verification" }}
@@ -355,6 +362,8 @@ def test_metrics_count_each_kind_of_login(server, rsa_key):
     rs = jwt.encode(claims(sub=KEYS), rsa_key[0], algorithm="RS256", headers={"kid": RS_KID})
     for _ in range(2):
         assert Bosh(server, KEYS, query=q(rs)).login()[0].ok
+    rs_nokeys = jwt.encode(claims(sub=NOKEYS), rsa_key[0], algorithm="RS256", headers={"kid": RS_KID})
+    assert Bosh(server, NOKEYS, query=q(rs_nokeys)).login()[0].text == "could not obtain public key"
     after = server.metrics()
 
     main, keys = f'host="{MAIN}"', f'host="{KEYS}"'
@@ -372,3 +381,7 @@ def test_metrics_count_each_kind_of_login(server, rsa_key):
     # The key host: one fetch, then one hit (the module-scoped server is fresh).
     assert delta(before, after, "prosody_mod_auth_token__key_fetch_seconds_count", f'{keys},outcome="ok"') == 1
     assert delta(before, after, "prosody_mod_auth_token__key_cache_hits_total", keys) == 1
+    nokeys = f'host="{NOKEYS}"'
+    assert delta(before, after, "prosody_mod_auth_token__key_fetch_seconds_count", f'{nokeys},outcome="failed"') == 1
+    assert delta(before, after, "prosody_mod_auth_token__key_fetch_seconds_count", f'{nokeys},outcome="ok"') == 0
+    assert delta(before, after, "prosody_mod_auth_token__verify_fail_total", nokeys) == 1
