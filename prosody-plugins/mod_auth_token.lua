@@ -81,10 +81,16 @@ local measure_verify_fail = module:measure("verify_fail", "counter");
 local measure_ban = module:measure("ban", "counter");
 local measure_pre_fetch_fail = module:measure("pre_fetch_fail", "counter");
 local measure_post_auth_fail = module:measure("post_auth_fail", "counter");
-local refusals = module:metric("counter", "refusals", "", "Token logins refused, by reason", { "reason" });
-local key_fetches = module:metric("histogram", "key_fetch", "seconds", "Key server fetches by outcome",
+-- Prosody 0.11 has no labelled metrics (module:metric): there only Jitsi's counters are kept.
+local no_metric = { with_labels = function() return { add = function() end, sample = function() end }; end };
+local function labelled_metric(...)
+	if module.metric then return module:metric(...); end
+	return no_metric;
+end
+local refusals = labelled_metric("counter", "refusals", "", "Token logins refused, by reason", { "reason" });
+local key_fetches = labelled_metric("histogram", "key_fetch", "seconds", "Key server fetches by outcome",
 	{ "outcome" }, { buckets = { 0.01, 0.05, 0.1, 0.5, 1, 2, 5 } });
-local key_cache_hits = module:metric("counter", "key_cache_hits", "", "Keys served from the key cache", {});
+local key_cache_hits = labelled_metric("counter", "key_cache_hits", "", "Keys served from the key cache", {});
 local key_cache_hit_count = 0; -- lets verify() tell a cache hit from a fetch
 
 local function note_key_cache_hit()
