@@ -11,7 +11,9 @@ local cache = require "util.cache";
 local http = require "net.http";
 local urldecode = require "util.http".urldecode;
 local new_uuid = require "util.uuid".generate;
-local new_id = require "util.id".medium;
+local base64_decode = require "util.encodings".base64.decode;
+local json = require "util.json";
+local now = require "util.time".now;
 
 local host = module.host;
 
@@ -69,6 +71,31 @@ do
 				host, first_line(v));
 		end
 	end
+end
+
+---------------------------------------------------------------------------
+-- Metrics: Jitsi's counter names (existing dashboards keep working), then ours.
+
+local measure_success = module:measure("success", "counter");
+local measure_verify_fail = module:measure("verify_fail", "counter");
+local measure_ban = module:measure("ban", "counter");
+local measure_pre_fetch_fail = module:measure("pre_fetch_fail", "counter");
+local measure_post_auth_fail = module:measure("post_auth_fail", "counter");
+-- Prosody 0.11 has no labelled metrics (module:metric): there only Jitsi's counters are kept.
+local no_metric = { with_labels = function() return { add = function() end, sample = function() end }; end };
+local function labelled_metric(...)
+	if module.metric then return module:metric(...); end
+	return no_metric;
+end
+local refusals = labelled_metric("counter", "refusals", "", "Token logins refused, by reason", { "reason" });
+local key_fetches = labelled_metric("histogram", "key_fetch", "seconds", "Key server fetches by outcome",
+	{ "outcome" }, { buckets = { 0.01, 0.05, 0.1, 0.5, 1, 2, 5 } });
+local key_cache_hits = labelled_metric("counter", "key_cache_hits", "", "Keys served from the key cache", {});
+local key_cache_hit_count = 0; -- lets verify() tell a cache hit from a fetch
+
+local function note_key_cache_hit()
+	key_cache_hit_count = key_cache_hit_count + 1;
+	key_cache_hits:with_labels():add(1);
 end
 
 ---------------------------------------------------------------------------
@@ -135,7 +162,7 @@ local in_flight = {}; -- kid -> { waiters = { done, ... }, finished, pem }
 
 local function fetch_public_key(kid)
 	local cached = key_cache:get(kid);
-	if cached and cached.expires > os.time() then return cached.pem; end
+	if cached and cached.expires > os.time() then note_key_cache_hit(); return cached.pem; end
 	if not async.ready() then
 		module:log("error", "Cannot wait for key %s outside an async context", printable(kid));
 		return nil;
@@ -222,11 +249,31 @@ end
 ---------------------------------------------------------------------------
 -- Verification and the session fields other Jitsi modules read
 
-local function log_refusal(session, token, reason)
-	local kid = "-";
-	local ok, header = pcall(jt.header, token);
-	if ok and type(header) == "table" and type(header.kid) == "string" then kid = header.kid; end
-	module:log("info", "Token refused for session %s: %s (kid=%s)", tostring(session.id or session.sid), reason, printable(kid));
+-- The token's `iss` and `sub` for a refusal line, read without verifying: the
+-- native module decodes only headers, and a log line needs just these two strings.
+local function unverified_iss_sub(token)
+	local body = #token <= 16384 and token:match("^[^.]*%.([^.]*)%.");
+	if not body then return nil; end
+	body = body:gsub("%-", "+"):gsub("_", "/");
+	local ok, decoded = pcall(base64_decode, body .. ("="):rep((4 - #body % 4) % 4));
+	local claims = ok and type(decoded) == "string" and json.decode(decoded);
+	if type(claims) ~= "table" then return nil; end
+	return claims.iss, claims.sub;
+end
+
+-- Jitsi's leading words and level (administrators' searches and alerts look for
+-- them), then what identifies the token and session; never the token itself.
+local function log_refusal(session, condition, reason)
+	local token, kid, iss, sub = session.auth_token, nil, nil, nil;
+	if type(token) == "string" then
+		local ok, header = pcall(jt.header, token);
+		if ok and type(header) == "table" then kid = header.kid; end
+		iss, sub = unverified_iss_sub(token);
+	end
+	local function field(v) return type(v) == "string" and printable(v) or "-"; end
+	module:log("warn", "Error verifying token err:%s, reason:%s tenant:%s room:%s kid:%s iss:%s sub:%s session:%s",
+		field(condition), field(reason), field(session.jitsi_web_query_prefix), field(session.jitsi_web_query_room),
+		field(kid), field(iss), field(sub), tostring(session.id or session.sid));
 end
 
 local function verify(session, token)
@@ -234,7 +281,11 @@ local function verify(session, token)
 	if ok and not claims and reason == "signature verification key is missing" and key_server then
 		local header_ok, header = pcall(jt.header, token);
 		local kid = header_ok and type(header) == "table" and header.kid;
+		local hits, started = key_cache_hit_count, now();
 		local pem = type(kid) == "string" and fetch_public_key(kid);
+		if type(kid) == "string" and key_cache_hit_count == hits then
+			key_fetches:with_labels(pem and "ok" or "failed"):sample(now() - started);
+		end
 		if not pem then return nil, "could not obtain public key", "not-allowed"; end
 		ok, claims, reason, condition = pcall(verifier.verify, verifier, token, pem);
 	end
@@ -245,17 +296,13 @@ local function verify(session, token)
 	return claims, reason, condition;
 end
 
-local function authenticate(session)
-	local token = session.auth_token;
-	if token == nil then
-		if allow_empty_token then return true; end
-		return false, "not-allowed", "token required";
-	end
-	local claims, reason, condition = verify(session, token);
-	if not claims then
-		log_refusal(session, token, reason);
-		return false, condition or "not-allowed", reason or "Invalid token";
-	end
+-- The session fields a verified token sets (other Jitsi modules read them).
+local token_session_fields = {
+	"auth_token", "jitsi_meet_room", "jitsi_meet_domain", "jitsi_meet_auth_issuer", "jitsi_meet_str_tenant",
+	"jitsi_meet_context_user", "jitsi_meet_context_group", "jitsi_meet_context_features", "jitsi_meet_context_room",
+};
+
+local function set_token_fields(session, claims)
 	session.jitsi_meet_room = claims.room;
 	session.jitsi_meet_domain = claims.sub;
 	session.jitsi_meet_auth_issuer = claims.iss;
@@ -269,37 +316,110 @@ local function authenticate(session)
 	elseif claims.user_id ~= nil then
 		session.jitsi_meet_context_user = { id = claims.user_id };
 	end
+end
+
+-- Verifies the session's token (or its absence under allow_empty_token) and sets
+-- the token fields; false, condition, reason when refused.
+local function check_token(session)
+	local token = session.auth_token;
+	if token == nil then
+		if allow_empty_token then return true; end
+		return false, "not-allowed", "token required";
+	end
+	local claims, reason, condition = verify(session, token);
+	if not claims then return false, condition or "not-allowed", reason or "Invalid token"; end
+	set_token_fields(session, claims);
+	prosody.events.fire_event("jitsi-authentication-token-verified", { session = session, claims = claims });
 	module:log("debug", "Token accepted for session %s (iss=%s sub=%s)", tostring(session.id or session.sid),
 		tostring(claims.iss), tostring(claims.sub));
 	return true;
 end
 
----------------------------------------------------------------------------
--- SASL: our own ANONYMOUS. The stock one retries forever while the profile says
--- no, which pins the CPU on a refused token. Mechanism registration is
--- process-wide, so this one also serves plain anonymous hosts (profile.anonymous)
--- with the stock behaviour, bounded.
-
-local function anonymous_mechanism(self, message) -- luacheck: ignore 212/message
-	local profile = self.profile;
-	if profile.jitsi_token then
-		local username = new_uuid();
-		local ok, condition, text = profile.jitsi_token(self, username);
-		if not ok then return "failure", condition or "not-allowed", text; end
-		self.username = username;
-		return "success";
-	end
-	for _ = 1, 100 do
-		local username = new_id():lower();
-		if profile.anonymous(self, username, self.realm) then
-			self.username = username;
-			return "success";
-		end
-	end
-	return "failure", "not-authorized", "no username available";
+local function refuse(session, measure, condition, reason)
+	log_refusal(session, condition, reason);
+	measure(1);
+	-- Without parenthesised details ("(120 sec since expired)"): a label value per
+	-- number would grow the metric without bound.
+	refusals:with_labels((tostring(reason):gsub("%s*%b()", ""))):add(1);
+	return false, condition, reason;
 end
 
-sasl.registerMechanism("ANONYMOUS", { "anonymous", "jitsi_token" }, anonymous_mechanism);
+-- The username of the live session whose XEP-0198 resumption token is `previd`,
+-- so the resuming stream authenticates as that session's user and mod_smacks can
+-- resume it; nil (a fresh username) when there is none.
+local function resumed_username(previd)
+	if type(previd) ~= "string" then return nil; end
+	for _, s in pairs(prosody.full_sessions) do
+		if s.resumption_token == previd then return s.username; end
+	end
+	return nil;
+end
+
+-- The events, order and refusal semantics Jitsi's other modules hook.
+local function authenticate(sasl_handler, session)
+	local events = prosody.events;
+	local pre = events.fire_event("pre-jitsi-authentication-fetch-key", session);
+	if type(pre) == "table" and pre.res == false then
+		return refuse(session, measure_pre_fetch_fail, pre.error or "not-allowed", pre.reason or "refused before key fetch");
+	end
+	local ok, condition, reason = check_token(session);
+	if not ok then return refuse(session, measure_verify_fail, condition, reason); end
+	if events.fire_event("jitsi-access-ban-check", session) == false then
+		return refuse(session, measure_ban, "not-allowed", "user is banned");
+	end
+	local username = events.fire_event("pre-jitsi-authentication", session);
+	if type(username) == "string" then
+		sasl_handler.username = username;
+	else
+		sasl_handler.username = resumed_username(session.previd);
+	end
+	local post = events.fire_event("post-jitsi-authentication", session);
+	if type(post) == "table" and post.res == false then
+		return refuse(session, measure_post_auth_fail, post.error or "not-allowed", post.reason or "refused after authentication");
+	end
+	measure_success(1);
+	return true;
+end
+
+module:hook("pre-resource-unbind", function(event)
+	local session = event.session;
+	prosody.events.fire_event("jitsi-pre-session-unbind", { jid = session.full_jid, session = session, error = event.error });
+end, 11);
+
+-- Prosody 13 resumes by moving the new stream into the old session: the token
+-- fields come from the stream that just logged in; a login made on another host
+-- is verified again against this host's options.
+module:hook_global("c2s-session-updated", function(event)
+	local session, from = event.session, event.from_session;
+	if session.host ~= host or type(from) ~= "table" then return; end
+	for _, name in ipairs(token_session_fields) do session[name] = from[name]; end
+	if from.host ~= host and verifier then
+		local ok, accepted, condition, reason = pcall(check_token, session);
+		if not (ok and accepted) then
+			reason = ok and reason or "internal error";
+			log_refusal(session, condition, reason);
+			session:close({ condition = "not-authorized", text = reason });
+		end
+	end
+end);
+
+---------------------------------------------------------------------------
+-- SASL ANONYMOUS, with the semantics of Jitsi's own: registration is
+-- process-wide, so whichever module registered last serves every host (token,
+-- Jitsi guest and plain anonymous ones) and each must work with the others'
+-- profiles. A UUID username, kept unless the profile set one (resumption,
+-- pre-jitsi-authentication); one attempt, never the stock retry loop that pins
+-- the CPU while a profile says no.
+
+local function anonymous_mechanism(self, message) -- luacheck: ignore 212/message
+	local username = new_uuid();
+	local ok, condition, text = self.profile.anonymous(self, username, self.realm);
+	if ok ~= true then return "failure", condition or "not-authorized", text; end
+	if self.username == nil then self.username = username; end
+	return "success";
+end
+
+sasl.registerMechanism("ANONYMOUS", { "anonymous" }, anonymous_mechanism);
 
 ---------------------------------------------------------------------------
 -- The auth provider
@@ -318,8 +438,8 @@ function provider.get_sasl_handler(session)
 	local profile = {};
 	-- A host whose verifier could not be built offers no mechanism at all.
 	if verifier then
-		profile.jitsi_token = function(_, _)
-			local ok, accepted, condition, text = pcall(authenticate, session);
+		profile.anonymous = function(sasl_handler)
+			local ok, accepted, condition, text = pcall(authenticate, sasl_handler, session);
 			if not ok then
 				module:log("error", "Token check failed: %s", first_line(accepted));
 				return false, "not-allowed", "internal error";

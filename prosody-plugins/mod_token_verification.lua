@@ -121,8 +121,10 @@ end
 module:hook("muc-room-pre-create", on_join, 99);
 module:hook("muc-occupant-pre-join", on_join, 99);
 
--- token_verification_require_token_for_moderation: room configuration and
--- affiliation/role changes need a session that logged in with a token.
+-- token_verification_require_token_for_moderation: room configuration (muc#owner)
+-- needs a session that logged in with a token. Kicks, roles and affiliations
+-- (muc#admin) stay open to any moderator, as with Jitsi's module: its other
+-- modules (mod_muc_flip) send them on behalf of tokenless moderators.
 if module:get_option_boolean("token_verification_require_token_for_moderation", false) then
 	local function require_token(event)
 		local origin, stanza = event.origin, event.stanza;
@@ -133,5 +135,4 @@ if module:get_option_boolean("token_verification_require_token_for_moderation", 
 		return true;
 	end
 	module:hook("iq-set/bare/http://jabber.org/protocol/muc#owner:query", require_token, 99);
-	module:hook("iq-set/bare/http://jabber.org/protocol/muc#admin:query", require_token, 99);
 end

@@ -101,9 +101,12 @@ class Prosody:
     """One private Prosody instance: its own temp dir, ports, log and plugins."""
 
     def __init__(self, hosts_config: str, global_config: str = "", native: bool = True,
-                 global_modules: tuple[str, ...] = GLOBAL_MODULES, http_host: str | None = None):
+                 global_modules: tuple[str, ...] = GLOBAL_MODULES, http_host: str | None = None,
+                 plugin_dirs: list | None = None, extra_modules: list | None = None):
         self.hosts_config = hosts_config
-        self.global_modules = global_modules
+        # Test modules beside the repository's plugins, and global modules to add.
+        self.global_modules = (*global_modules, *(extra_modules or []))
+        self.plugin_dirs = [PLUGINS, *(plugin_dirs or [])]
         # The Host header the readiness probe sends: BOSH enabled only in a
         # VirtualHost's modules_enabled (as Jitsi does) answers only for that name.
         self.http_host = http_host
@@ -143,7 +146,7 @@ class Prosody:
 modules_enabled = {{ {", ".join(lua_string(m) for m in self.global_modules)} }}
 c2s_require_encryption = false
 consider_websocket_secure = true
-plugin_paths = {{ {lua_string(str(PLUGINS))} }}
+plugin_paths = {{ {", ".join(lua_string(str(p)) for p in self.plugin_dirs)} }}
 {self.global_config}
 {self.hosts_config}
 """
@@ -211,21 +214,42 @@ plugin_paths = {{ {lua_string(str(PLUGINS))} }}
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def running(self):
+        """Started for the `with` block, then stopped and removed; fails when the
+        log shows a traceback or a module that did not load, or SIGTERM was ignored."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.stop()
+        log = self.log()
+        self.cleanup()
+        assert not self.killed, "prosody ignored SIGTERM for 10 s"
+        assert "Traceback" not in log, log[-8000:]
+        assert "Error initializing module" not in log, log[-8000:]
 
-@contextlib.contextmanager
+    def metrics(self) -> dict[str, float]:
+        return scrape_metrics(self.http_port)
+
+
+def scrape_metrics(http_port: int) -> dict[str, float]:
+    """Prosody's OpenMetrics page (mod_http_openmetrics) as {sample line's name
+    and labels: value}, e.g. 'prosody_mod_auth_token__success_total{host="a"}'."""
+    url = f"http://127.0.0.1:{http_port}/metrics"
+    with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as r:
+        text = r.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
 def running(server: Prosody):
-    """Start `server`, yield it, stop it; then its log must hold no traceback and no
-    module that failed to load."""
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        log = server.log()
-        server.cleanup()
-    assert not server.killed, "prosody ignored SIGTERM for 10 s"
-    assert "Traceback" not in log, log[-8000:]
-    assert "Error initializing module" not in log, log[-8000:]
+    """`server.running()` as a function, for `with running(Prosody(...)) as p:`."""
+    return server.running()
 
 
 # ---------------------------------------------------------------------------
@@ -334,9 +358,11 @@ class WS:
     """An XMPP-over-WebSocket (RFC 7395) client."""
 
     def __init__(self, server: Prosody, domain: str, token: str | None = None,
-                 headers: list | None = None):
+                 headers: list | None = None, query: str | None = None):
         url = server.ws_url
-        if token is not None:
+        if query is not None:
+            url += "?" + query
+        elif token is not None:
             url += "?token=" + urllib.parse.quote(token, safe="")
         self.domain = domain
         self.ws = websocket.create_connection(url, subprotocols=["xmpp"], timeout=HTTP_TIMEOUT,

@@ -26,6 +26,7 @@ from harness import (  # noqa: E402
     WS,
     Bosh,
     claims,
+    scrape_metrics,
 )
 
 import jwt  # noqa: E402
@@ -161,7 +162,56 @@ class Checker:
         # Still answering after the refusals (no pinned CPU, no hang).
         self.login_fails("bosh", self.mint(iss="someone-else"), "not-allowed", "invalid 'iss' claim",
                          "foreign issuer")
+        if self.a.resumption_and_metrics:
+            self.resumption()
+            self.metrics()
         return 1 if self.failed else 0
+
+    def resumption(self) -> None:
+        """XEP-0198 over WebSocket: drop the stream, reconnect with ?previd=, resume
+        into the same full JID."""
+        sm = "urn:xmpp:sm:3"
+        name = "ws resumption with ?previd= keeps the full JID"
+        try:
+            c = WS(self.server, self.a.domain, token=self.mint())
+            assert c.login().ok
+            c.send(f"<enable xmlns='{sm}' resume='true'/>")
+            previd = c.wait_for(lambda el: el.tag == f"{{{sm}}}enabled").get("id")
+            assert previd, "no resumption id in <enabled/>"
+            c.ws.sock.close()  # the network went away: no </close>
+            time.sleep(0.3)
+            query = f"token={self.mint()}&previd={previd}"
+            c2 = WS(self.server, self.a.domain, query=query)
+            c2.open()
+            assert c2.auth().ok
+            c2.open()
+            c2.send(f"<resume xmlns='{sm}' h='0' previd='{previd}'/>")
+            answer = c2.wait_for(lambda el: el.tag in (f"{{{sm}}}resumed", f"{{{sm}}}failed"))
+            c2.send(f"<iq xmlns='{CLIENT}' type='get' id='me' to='{self.a.domain}'><ping xmlns='urn:xmpp:ping'/></iq>")
+            me = c2.wait_for(lambda el: el.get("id") == "me").get("to") if answer.tag.endswith("resumed") else None
+            self.record(answer.tag == f"{{{sm}}}resumed" and me == c.jid, name,
+                        f"{ET.tostring(answer)[:200]!r} jid {me} (was {c.jid})")
+            c2.close()
+        except Exception as e:
+            self.record(False, name, repr(e))
+
+    def metrics(self) -> None:
+        """Prosody's /metrics: Jitsi's counter names move by exactly the logins made."""
+        name = "metrics: success and verify_fail count the logins"
+        try:
+            before = scrape_metrics(self.a.http_port)
+            for _ in range(2):
+                assert MucBosh(self.server, self.a.domain, token=self.mint()).login()[0].ok
+            bad = self.mint(secret="not the secret, but just as long as one")
+            assert not MucBosh(self.server, self.a.domain, token=bad).login()[0].ok
+            after = scrape_metrics(self.a.http_port)
+            got = {}
+            for counter in ("success", "verify_fail"):
+                key = f'prosody_mod_auth_token__{counter}_total{{host="{self.a.domain}"}}'
+                got[counter] = after.get(key, 0) - before.get(key, 0)
+            self.record(got == {"success": 2, "verify_fail": 1}, name, f"deltas {got}")
+        except Exception as e:
+            self.record(False, name, repr(e))
 
 
 def main() -> None:
@@ -172,6 +222,8 @@ def main() -> None:
     p.add_argument("--app-id", required=True)
     p.add_argument("--secret", required=True)
     p.add_argument("--results", required=True)
+    p.add_argument("--resumption-and-metrics", action="store_true",
+                   help="the release ships mod_smacks and mod_http_openmetrics (Prosody 0.12+)")
     raise SystemExit(Checker(p.parse_args()).run())
 
 
