@@ -39,6 +39,9 @@ pub enum Error {
     NoState { domain: String, dir: PathBuf },
     #[error("{0}")]
     RestartFailed(String),
+    /// A restart that would reach outside `--root` (see service.rs).
+    #[error("nothing was changed: Prosody cannot be restarted from this root: {0}")]
+    RestartRefused(String),
     #[error("a value is missing: {0}")]
     Missing(String),
 }

@@ -19,7 +19,10 @@ use std::process::ExitCode;
 
 pub fn main(args: UnconfigureArgs) -> ExitCode {
     let rep = provision::reporter(args.common.output);
-    let ctx = Ctx::from_common(&args.common);
+    let ctx = Ctx {
+        if_running: args.if_running,
+        ..Ctx::from_common(&args.common)
+    };
     let domain = match args.common.domain.clone().map(Ok).unwrap_or_else(|| {
         SettingsFile::load(&under(&ctx.root, &args.common.settings))?
             .values()?
