@@ -52,7 +52,7 @@ pub fn reporter(o: Option<Output>) -> Box<dyn Reporter> {
 
 /// Report an error (as JSON too, when asked) and give its exit code.
 pub fn fail(rep: &dyn Reporter, err: &anyhow::Error, mut o: Outcome) -> ExitCode {
-    o.error = Some(format!("{err:#}"));
+    o.error = Some(crate::error::render(err));
     if o.restart.is_empty() {
         o.restart = "none".into();
     }
