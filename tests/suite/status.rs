@@ -462,8 +462,12 @@ fn man_page_and_completions_come_from_the_cli() {
     // Flags documented once in their doc comments appear with that text.
     assert!(man.contains("app\\-secret\\-file"));
     assert!(man.contains("log in over BOSH"));
-    // The page renders without roff warnings.
-    if which("man").is_some() {
+    // The page renders without roff warnings (man-db is part of scripts/setup).
+    {
+        assert!(
+            which("man").is_some(),
+            "man is not installed: apt-get install man-db"
+        );
         let dir = TempDir::new().unwrap();
         let page = write(dir.path(), "jmt.1", man.as_bytes());
         let out = std::process::Command::new("man")
