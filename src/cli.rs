@@ -172,4 +172,8 @@ pub struct ConfigureArgs {
 pub struct UnconfigureArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// For the package's prerm: restart Prosody only if it is running, and report one
+    /// that does not come back as a warning (exit 0 once the files are reverted).
+    #[arg(long, conflicts_with = "no_restart")]
+    pub if_running: bool,
 }

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         }
     };
     result.unwrap_or_else(|e| {
-        eprintln!("jitsi-meet-tokens: error: {e:#}");
+        eprintln!("jitsi-meet-tokens: error: {}", error::render(&e));
         ExitCode::from(error::exit_code(&e) as u8)
     })
 }

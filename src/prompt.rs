@@ -5,10 +5,12 @@
 use crate::config_edit::{Document, SectionId, Value};
 use crate::settings::{generate_secret, Secret, Values};
 use crate::tree;
-use anyhow::{Context, Result};
-use dialoguer::{Input, Password, Select};
-use std::io::IsTerminal;
-use std::path::Path;
+use anyhow::{bail, Context, Result};
+use dialoguer::console::Term;
+use dialoguer::{Confirm, Input, Password, Select};
+use std::io::{IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 /// Prompting is allowed: a person is at the terminal and stdin is not the secret.
 pub fn allowed(non_interactive: bool, secret_file: Option<&Path>) -> bool {
@@ -82,11 +84,9 @@ pub fn configure(root: &Path, v: &mut Values, secret: &mut Option<Secret>) -> Re
         match items[pick] {
             "Keep the current secret" => {}
             "Generate a strong random secret" => {
-                *secret = Some(Secret(generate_secret()?.into_bytes()));
-                eprintln!(
-                    "A new secret will be written to the host file (app_secret); \
-                     `jitsi-meet-tokens token mint` reads it from there."
-                );
+                let new = generate_secret()?;
+                hand_over(&new)?;
+                *secret = Some(Secret(new.into_bytes()));
             }
             _ => {
                 let s = Password::new()
@@ -99,4 +99,74 @@ pub fn configure(root: &Path, v: &mut Values, secret: &mut Option<Secret>) -> Re
         }
     }
     Ok(())
+}
+
+/// `--app-secret-file -` read from a terminal: a prompt, and no echo.
+pub fn secret_from_terminal() -> Result<Vec<u8>> {
+    Ok(Password::new()
+        .with_prompt("App secret (input hidden)")
+        .interact()
+        .context("reading the app secret from the terminal")?
+        .into_bytes())
+}
+
+/// Give a generated secret to the administrator, whose token issuer needs it: shown
+/// once on the terminal (wiped after), or written to a file of theirs with mode
+/// 0600. Never to stdout, a log or JSON.
+fn hand_over(secret: &str) -> Result<()> {
+    let how = [
+        "Show it once on this terminal",
+        "Write it to a file (mode 0600)",
+    ];
+    let pick = Select::new()
+        .with_prompt("Your token issuer needs the new secret: how should you receive it?")
+        .items(&how)
+        .default(0)
+        .interact()
+        .context("reading how to receive the secret")?;
+    if pick == 0 {
+        if !Confirm::new()
+            .with_prompt("Show the secret now (make sure nobody reads your screen)?")
+            .default(true)
+            .interact()
+            .context("reading the confirmation")?
+        {
+            bail!(crate::error::Error::Usage(
+                "the generated secret was not shown; run again and choose a way to receive it"
+                    .into()
+            ));
+        }
+        let term = Term::stderr();
+        term.write_line(&format!("app_secret: {secret}"))?;
+        term.write_line("Press Enter once it is stored; it is then wiped from the screen.")?;
+        term.read_line().context("waiting for Enter")?;
+        term.clear_last_lines(3)?;
+        term.write_line("The secret was shown once and wiped from the screen.")?;
+        return Ok(());
+    }
+    loop {
+        let path: String = Input::new()
+            .with_prompt("File for the secret (a new file)")
+            .interact_text()
+            .context("reading the file name")?;
+        let path = PathBuf::from(path);
+        // create_new: never overwrite a file, which could be someone else's secret.
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{secret}\n").as_bytes()));
+        match written {
+            Ok(()) => {
+                eprintln!("The secret is in {} (mode 0600).", path.display());
+                return Ok(());
+            }
+            Err(e) => eprintln!(
+                "cannot write {}: {}; name another file",
+                path.display(),
+                crate::error::render(&e.into())
+            ),
+        }
+    }
 }

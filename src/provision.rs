@@ -25,6 +25,9 @@ pub struct Ctx {
     pub state_dir: PathBuf,
     pub dry_run: bool,
     pub restart: bool,
+    /// Package removal (`unconfigure --if-running`): a stopped Prosody stays
+    /// stopped, and one that does not come back is a warning, the files staying reverted.
+    pub if_running: bool,
 }
 
 impl Ctx {
@@ -34,6 +37,7 @@ impl Ctx {
             state_dir: crate::fsops::resolve(&c.root, Path::new(state::STATE_DIR), true)?,
             dry_run: c.dry_run,
             restart: !c.no_restart,
+            if_running: false,
         })
     }
 
@@ -61,7 +65,7 @@ pub fn reporter(o: Option<Output>) -> Box<dyn Reporter> {
 
 /// Report an error (as JSON too, when asked) and give its exit code.
 pub fn fail(rep: &dyn Reporter, err: &anyhow::Error, mut o: Outcome) -> ExitCode {
-    o.error = Some(format!("{err:#}"));
+    o.error = Some(crate::error::render(err));
     if o.restart.is_empty() {
         o.restart = "none".into();
     }
@@ -111,20 +115,18 @@ fn strs(v: Option<&LoadedValue>) -> Vec<String> {
 /// The running instance as the (new) config describes it.
 pub fn service(root: &Path, sys: &System, cfg: &LoadedConfig, domain: &str) -> Service {
     let g = |k: &str| cfg.get("*", k);
-    // The pidfile path is the one Prosody sees. Under a root that Prosody is chrooted
-    // into it lies inside the root; a Prosody run from a scratch root on this
-    // machine (tests, image builds) uses host paths: take the one whose directory exists.
-    let pidfile = strs(g("pidfile")).into_iter().next().map(|p| {
-        let p = PathBuf::from(p);
-        let inside = under(root, &p);
-        if root == Path::new("/") || p.starts_with(root) {
-            p
-        } else if inside.parent().is_some_and(Path::is_dir) {
-            inside
-        } else {
-            p
-        }
-    });
+    // The pidfile path as the Prosody spawned from the root sees it; the service
+    // refuses to restart one whose pidfile lies outside a scratch root.
+    let pidfile = strs(g("pidfile")).into_iter().next().map(PathBuf::from);
+    // `log = "file"` or `log = { info = "file"; ... }`; `*syslog`-style sinks are not files.
+    let log = match g("log") {
+        Some(LoadedValue::Table(pairs)) => pairs.iter().find_map(|(_, v)| v.as_bytes()),
+        Some(v) => v.as_bytes(),
+        None => None,
+    }
+    .map(|l| String::from_utf8_lossy(l).into_owned())
+    .filter(|l| !l.starts_with('*'))
+    .map(PathBuf::from);
     let has_bosh = |host: &str| {
         strs(cfg.get(host, "modules_enabled"))
             .iter()
@@ -152,6 +154,7 @@ pub fn service(root: &Path, sys: &System, cfg: &LoadedConfig, domain: &str) -> S
         bosh,
         c2s: (loopback_for(&c2s_iface), c2s_port),
         lua_cpath: crate::native::cpath_env(root, sys),
+        log,
     }
 }
 
@@ -206,6 +209,13 @@ pub fn execute(
     } else {
         None
     };
+    if let (Some(loaded), true) = (&loaded, ctx.restart) {
+        // Refused before anything is written: under a scratch root the restart must
+        // not reach outside it.
+        if let Some(why) = service(&ctx.root, sys, loaded, domain).outside_root() {
+            return Err(crate::error::Error::RestartRefused(why).into());
+        }
+    }
     let old_record = state::load(&ctx.state_dir, domain)?;
     match &record {
         RecordOp::Update(f) => {
@@ -254,6 +264,14 @@ pub fn execute(
         out.warnings.push(w);
         return Ok(out);
     }
+    if ctx.if_running && svc.pid().is_none() {
+        out.restart = "skipped".into();
+        let w =
+            "Prosody is not running: left stopped; the change applies when it starts".to_string();
+        rep.warn(&w);
+        out.warnings.push(w);
+        return Ok(out);
+    }
     rep.step("restarting Prosody");
     let res = svc.restart(runner, domain, expect);
     rep.done();
@@ -270,15 +288,35 @@ pub fn execute(
             ));
             Ok(out)
         }
+        Err(e) if ctx.if_running => {
+            // Package removal: the files are reverted and stay so; Prosody is the
+            // administrator's to fix.
+            out.restart = "failed".into();
+            let w = format!(
+                "the files are reverted, but Prosody did not come back: {e:#}; \
+                 fix it and start it (invoke-rc.d prosody start)"
+            );
+            rep.warn(&w);
+            out.warnings.push(w);
+            Ok(out)
+        }
         Err(e) => {
-            rep.warn(&format!(
-                "Prosody did not come back: {e:#}; restoring the previous files"
-            ));
+            rep.warn("Prosody did not come back; restoring the previous files");
             let rb = apply::rollback(&mut applied);
             let _ = restore_record();
-            let again = match (&rb, svc.restart(runner, domain, Expect::Alive)) {
+            // The cause is given once: a second failure is only spelled out when it
+            // differs from the first.
+            let first = format!("{e:#}");
+            // The previous config may serve no BOSH (ours enabled it on the host):
+            // its Prosody is proven alive by the c2s port.
+            let previous = Service {
+                bosh: None,
+                ..svc.clone()
+            };
+            let again = match (&rb, previous.restart(runner, domain, Expect::Alive)) {
                 (Err(rbe), _) => format!("restoring the previous files failed too: {rbe:#}"),
                 (Ok(()), Ok(r)) => format!("the previous files are back and Prosody {} (PID {})", r.what, r.new_pid),
+                (Ok(()), Err(e2)) if format!("{e2:#}") == first => "the previous files are back, but Prosody did not start with them either (same cause)".into(),
                 (Ok(()), Err(e2)) => format!("the previous files are back, but Prosody did not start with them either: {e2:#}"),
             };
             out.changed = rb.is_err();

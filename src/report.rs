@@ -101,7 +101,9 @@ impl Reporter for Human {
         } else if o.error.is_none() {
             out!("nothing to change");
         }
-        out!("restart: {}", o.restart);
+        if o.error.is_none() || o.restart != "none" {
+            out!("restart: {}", o.restart);
+        }
     }
 }
 
@@ -127,12 +129,15 @@ impl Reporter for Plain {
         if let Some(err) = &o.error {
             err!("jitsi-meet-tokens: error: {err}");
         }
-        err!(
-            "jitsi-meet-tokens: changed={} restart={} files={}",
-            o.changed,
-            o.restart,
-            o.files.join(",")
-        );
+        // After an error that changed and restarted nothing, the error says it all.
+        if o.error.is_none() || o.changed || !matches!(o.restart.as_str(), "" | "none") {
+            err!(
+                "jitsi-meet-tokens: changed={} restart={} files={}",
+                o.changed,
+                o.restart,
+                o.files.join(",")
+            );
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! driven through `invoke-rc.d`: a restart under systemd; otherwise the pidfile's
 //! process is stopped with signals (Debian 12's init script cannot stop a Prosody on
 //! lua5.4, see prosody.md) and started again. Under a `--root` that is not `/`,
-//! `prosody -F` is spawned as the prosody user.
+//! the root's own `usr/bin/prosody -F` is spawned as the prosody user, and only when
+//! its config and pidfile lie inside the root too: nothing outside it is read,
+//! signalled or started.
 //! Success means a new PID in the pidfile and the BOSH endpoint answering for the
 //! domain (offering ANONYMOUS, i.e. token login, when we configured it).
 
@@ -31,6 +33,8 @@ pub struct Service {
     pub c2s: (String, u16),
     /// Extra Lua C-module directory (the root's), for a Prosody spawned under `--root`.
     pub lua_cpath: Option<(String, String)>,
+    /// The file Prosody logs to (real path), named when it does not come back.
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +118,61 @@ fn systemd_running(root: &Path) -> bool {
 }
 
 impl Service {
+    /// The live Prosody of this config; under a scratch root, only one whose pidfile
+    /// lies inside the root (another file is not ours to read).
     pub fn pid(&self) -> Option<i32> {
-        self.pidfile.as_deref().and_then(running_pid)
+        self.pidfile
+            .as_deref()
+            .filter(|p| self.root == Path::new("/") || p.starts_with(&self.root))
+            .and_then(running_pid)
+    }
+
+    /// Why a Prosody of a scratch root cannot be restarted without reaching outside
+    /// it: its pidfile, binary and config must all lie inside.
+    pub fn outside_root(&self) -> Option<String> {
+        if self.root == Path::new("/") {
+            return None;
+        }
+        let root = self.root.display();
+        let fix = "or pass --no-restart and start it yourself";
+        match &self.pidfile {
+            None => {
+                return Some(format!(
+                    "the config under {root} sets no pidfile, so a restart cannot be \
+                     confirmed: set pidfile to a path inside {root}, {fix}"
+                ))
+            }
+            Some(p) if !p.starts_with(&self.root) => {
+                return Some(format!(
+                    "its pidfile {} lies outside --root {root} (a Prosody started from \
+                     the root would write there): set pidfile to a path inside {root}, {fix}",
+                    p.display()
+                ))
+            }
+            Some(_) => {}
+        }
+        if !self.config.starts_with(&self.root) {
+            return Some(format!(
+                "its config {} lies outside --root {root}; {fix}",
+                self.config.display()
+            ));
+        }
+        let bin = self.root.join("usr/bin/prosody");
+        (!bin.exists()).then(|| {
+            format!(
+                "there is no {}: under --root only the root's own Prosody is started; \
+                 install or link it there, {fix}",
+                bin.display()
+            )
+        })
+    }
+
+    /// "; its log: PATH" when the config names a log file.
+    fn log_hint(&self) -> String {
+        self.log
+            .as_ref()
+            .map(|l| format!("; its log: {}", l.display()))
+            .unwrap_or_default()
     }
 
     /// Why the local policy forbids restarting Prosody now, if it does: a
@@ -145,6 +202,9 @@ impl Service {
 
     /// Restart (or start) Prosody and wait until it answers as `expect` says.
     pub fn restart(&self, runner: &dyn Runner, domain: &str, expect: Expect) -> Result<Restarted> {
+        if let Some(why) = self.outside_root() {
+            return Err(crate::error::Error::RestartRefused(why).into());
+        }
         let old = self.pid();
         let method;
         let mut spawned: Option<i32> = None;
@@ -157,15 +217,7 @@ impl Service {
                     .arg("restart"),
                 None => Cmd::new("systemctl").arg("restart").arg("prosody"),
             };
-            method = cmd.display();
-            let out = runner.run(&cmd)?;
-            if !out.success() {
-                bail!(
-                    "{method} failed: {}{}",
-                    out.stdout.trim(),
-                    out.stderr.trim()
-                );
-            }
+            method = self.run_service_command(runner, &cmd)?;
         } else {
             if let Some(pid) = old {
                 stop_pid(pid)?;
@@ -180,23 +232,13 @@ impl Service {
                         .arg("start"),
                     None => Cmd::new(&init).arg("start"),
                 };
-                method = cmd.display();
-                let out = runner.run(&cmd)?;
-                if !out.success() {
-                    bail!(
-                        "{method} failed: {}{}",
-                        out.stdout.trim(),
-                        out.stderr.trim()
-                    );
-                }
+                method = self.run_service_command(runner, &cmd)?;
             } else {
-                let prosody = {
-                    let p = self.root.join("usr/bin/prosody");
-                    if p.exists() {
-                        p
-                    } else {
-                        which::which("prosody").context("prosody not found in PATH")?
-                    }
+                let prosody = match self.root.join("usr/bin/prosody") {
+                    p if p.exists() => p,
+                    // Only on `/` (outside_root() refused a scratch root without it).
+                    _ => which::which("prosody")
+                        .context("prosody is not in PATH: install the prosody package")?,
                 };
                 // Never as root: setpriv drops to the prosody user before exec.
                 let mut cmd = Cmd::new("setpriv")
@@ -227,8 +269,11 @@ impl Service {
             }
         };
         self.wait_answer(domain, expect, Duration::from_secs(10))
-            .with_context(|| {
-                format!("Prosody (PID {new_pid}) started but does not answer properly")
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "Prosody (PID {new_pid}) started but does not answer properly: {e:#}{}",
+                    self.log_hint()
+                )
             })?;
         let confirmed_by = match (&self.bosh, expect) {
             (Some((h, p)), Expect::TokenLogin) => {
@@ -250,6 +295,21 @@ impl Service {
         })
     }
 
+    /// Run an init-system command; its display is the restart's method.
+    fn run_service_command(&self, runner: &dyn Runner, cmd: &Cmd) -> Result<String> {
+        let method = cmd.display();
+        let out = runner.run(cmd)?;
+        if !out.success() {
+            let said = [out.stdout.trim(), out.stderr.trim()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            bail!("{method} failed ({said}){}", self.log_hint());
+        }
+        Ok(method)
+    }
+
     fn wait_new_pid(&self, old: Option<i32>, timeout: Duration) -> Result<i32> {
         let Some(pf) = &self.pidfile else {
             bail!("the config sets no pidfile, so a restart cannot be confirmed");
@@ -264,9 +324,10 @@ impl Service {
             std::thread::sleep(Duration::from_millis(50));
         }
         bail!(
-            "Prosody did not come up within {} s (no new live PID in {}); see its log",
+            "Prosody did not come up within {} s (no new live PID in {}){}",
             timeout.as_secs(),
-            pf.display()
+            pf.display(),
+            self.log_hint()
         )
     }
 
@@ -275,7 +336,7 @@ impl Service {
         let mut last = anyhow::anyhow!("no answer");
         while start.elapsed() < timeout {
             if self.pidfile.is_some() && self.pid().is_none() {
-                bail!("Prosody exited right after starting; see its log");
+                bail!("Prosody exited right after starting");
             }
             match self.probe(domain, expect) {
                 Ok(()) => return Ok(()),
@@ -317,8 +378,13 @@ impl Service {
             Expect::TokenLogin if reply.contains(">ANONYMOUS<") => Ok(()),
             Expect::TokenLogin => bail!(
                 "BOSH on {host}:{port} answers but {domain} offers no token login (ANONYMOUS): \
-                 the token module did not load; reply: {}",
-                reply.chars().take(300).collect::<String>()
+                 the token module did not load; its answer: {}",
+                reply
+                    .split_once("\r\n\r\n")
+                    .map_or(reply.as_str(), |(_, body)| body)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
             ),
         }
     }
@@ -403,14 +469,16 @@ mod tests {
             bosh: None,
             c2s: ("127.0.0.1".into(), 5222),
             lua_cpath: None,
+            log: None,
         }
     }
 
     #[test]
     fn policy_rc_d_is_asked_before_a_restart_on_the_real_system() {
-        if which::which("invoke-rc.d").is_err() {
-            return; // not a Debian-like system: no policy layer to ask
-        }
+        assert!(
+            which::which("invoke-rc.d").is_ok(),
+            "invoke-rc.d is missing: apt-get install init-system-helpers (Debian has it)"
+        );
         for (status, denied) in [
             (Some(101), true),
             (Some(106), true),

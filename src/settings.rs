@@ -4,6 +4,7 @@
 //! values that differ from it. The secret is never stored there.
 
 use anyhow::{Context, Result};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use toml_edit::{value, Array, DocumentMut, Item};
 
@@ -243,6 +244,9 @@ pub fn check_domain(domain: &str) -> Result<(), crate::error::Error> {
 /// One trailing line break (as `echo` and editors add) is not part of the secret.
 pub fn read_secret(file: Option<&Path>, env: Option<Vec<u8>>) -> Result<Option<Secret>> {
     let raw = match file {
+        Some(p) if p == Path::new("-") && std::io::stdin().is_terminal() => {
+            crate::prompt::secret_from_terminal()?
+        }
         Some(p) if p == Path::new("-") => {
             let mut buf = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)

@@ -21,7 +21,10 @@ use std::process::ExitCode;
 pub fn main(args: UnconfigureArgs) -> ExitCode {
     let rep = provision::reporter(args.common.output);
     let ctx = match Ctx::from_common(&args.common) {
-        Ok(c) => c,
+        Ok(c) => Ctx {
+            if_running: args.if_running,
+            ..c
+        },
         Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
     };
     let domain = match args.common.domain.clone().map(Ok).unwrap_or_else(|| {

@@ -624,11 +624,31 @@ fn key_source(c: &mut Collector, o: &Options, v: &Verifier, d: Option<&str>, tim
                 if let Some(date) = f.date {
                     c.remote_dates.push((url.clone(), date));
                 }
-                c.ok(
-                    "key-server",
-                    d,
-                    format!("asap_key_server {url} answers (HTTP {})", f.status),
-                );
+                // Without a kid no key path is known: a 2xx proves the server serves,
+                // a 403/404 at the base only that it is reachable; anything else fails.
+                match f.status {
+                    200..=299 => c.ok(
+                        "key-server",
+                        d,
+                        format!("asap_key_server {url} answers (HTTP {})", f.status),
+                    ),
+                    403 | 404 => c.warn(
+                        "key-server",
+                        d,
+                        format!(
+                            "asap_key_server {url} is reachable (HTTP {} at its base URL), \
+                             but no key was fetched: none is known without a kid",
+                            f.status
+                        ),
+                        "check one key with `jitsi-meet-tokens token verify` and a token it signed",
+                    ),
+                    s => c.fail(
+                        "key-server",
+                        d,
+                        format!("asap_key_server {url}: HTTP {s}"),
+                        "check the key server (its log) and the URL",
+                    ),
+                }
             }
             Err(e) => c.fail(
                 "key-server",

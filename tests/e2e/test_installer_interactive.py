@@ -100,10 +100,54 @@ def test_generated_secret_and_detected_domain_default(scratch):
         pane.keys("Enter")
         screen = pane.wait("Keep the current secret")
         pane.keys("Down", "Enter")  # "Generate a strong random secret"
+        pane.wait("how should you receive it")
+        pane.keys("Down", "Enter")  # "Write it to a file (mode 0600)"
+        pane.wait("File for the secret")
+        handed = scratch.base / "issuer-secret"
+        pane.keys(str(handed), "Enter")
         screen = pane.wait(r"EXIT=\d+")
         assert "EXIT=0" in screen, screen
+        assert f"The secret is in {handed} (mode 0600)." in screen, screen
     finally:
         pane.close()
     m = re.search(r'app_secret = "([A-Za-z0-9_-]+)"', host_file(scratch))
     assert m and len(m.group(1)) == 43 and m.group(1) != "initial-secret", host_file(scratch)
     assert m.group(1) not in screen, "the generated secret is not printed"
+    # The administrator's token issuer gets exactly the secret the host checks.
+    assert handed.read_text() == m.group(1) + "\n"
+    assert handed.stat().st_mode & 0o777 == 0o600
+
+
+def test_generated_secret_is_shown_once_then_wiped(scratch):
+    pane = Pane(command(scratch) + " --domain meet.test --app-id tmux-app")
+    try:
+        pane.wait("Generate a strong random secret")
+        pane.keys("Enter")
+        pane.wait("how should you receive it")
+        pane.keys("Enter")  # "Show it once on this terminal"
+        pane.wait("Show the secret now")
+        pane.keys("y")
+        screen = pane.wait(r"app_secret: [A-Za-z0-9_-]{43}\b")
+        shown = re.search(r"app_secret: ([A-Za-z0-9_-]{43})\b", screen).group(1)
+        pane.keys("Enter")
+        screen = pane.wait(r"EXIT=\d+")
+        assert "EXIT=0" in screen, screen
+        assert shown not in screen, "the secret stays on the screen"
+        assert "shown once and wiped" in screen, screen
+    finally:
+        pane.close()
+    assert f'app_secret = "{shown}"' in host_file(scratch)
+
+
+def test_secret_from_stdin_on_a_terminal_is_prompted_and_hidden(scratch):
+    pane = Pane(command(scratch) + " --domain meet.test --app-id tmux-app "
+                "--app-secret-file - --non-interactive")
+    try:
+        pane.wait(r"App secret \(input hidden\)")
+        pane.keys("stdin-s3cret!", "Enter")
+        screen = pane.wait(r"EXIT=\d+")
+        assert "EXIT=0" in screen, screen
+        assert "stdin-s3cret!" not in screen, "the secret was echoed"
+    finally:
+        pane.close()
+    assert 'app_secret = "stdin-s3cret!"' in host_file(scratch)

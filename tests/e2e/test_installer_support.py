@@ -66,7 +66,9 @@ class ScratchRoot:
         self.base = Path(tempfile.mkdtemp(prefix="jmt-installer-"))
         self.base.chmod(0o755)  # the prosody user must reach the config inside
         self.root = self.base / "root"
-        self.run_dir = self.base / "run"
+        # Prosody's pidfile, data and log inside the root: the installer restarts
+        # only a Prosody whose files all lie under --root.
+        self.run_dir = self.root / "run"
         self.http_port = free_port()
         self.c2s_port = free_port()
         self.procs: list[subprocess.Popen] = []

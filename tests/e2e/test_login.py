@@ -32,8 +32,11 @@ def test_hs256_login_binds_a_jid_over_websocket(prosody):
 
 def test_each_login_gets_a_fresh_username(prosody):
     token = mint()
-    jids = {Bosh(prosody, "meet.test", token).login()[1].split("/")[0] for _ in range(3)}
-    assert len(jids) == 3
+    logins = [Bosh(prosody, "meet.test", token).login() for _ in range(3)]
+    assert [r.ok for r, _ in logins] == [True] * 3, logins
+    users = [re.fullmatch(r"([0-9a-f-]{36})@meet\.test/.+", jid or "") for _, jid in logins]
+    assert all(users), logins
+    assert len({u.group(1) for u in users}) == 3, logins
 
 
 def test_authorization_bearer_header(prosody):

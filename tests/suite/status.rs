@@ -343,14 +343,31 @@ fn key_server_and_clock() {
             &format!("asap_key_server = \"{url}/keys\""),
         )
     };
-    // Reachable, clock in step (404 at the base URL still proves reachability).
-    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
-    let url = http_server("404 Not Found", now, "");
-    let t = tree(MAIN, &key_host(&url));
-    let (code, report) = status(t.path(), &["--no-load"]);
-    assert_eq!(check(&report, "key-server")["status"], "ok", "{report:#}");
-    assert_eq!(check(&report, "clock")["status"], "ok", "{report:#}");
-    assert_eq!(code, 0);
+    // Each answer of the key server's base URL has its own verdict: 200 serves, 404
+    // proves only reachability (no kid, so no key path), 500 is a broken server.
+    for (answer, verdict, said) in [
+        ("200 OK", "ok", "answers (HTTP 200)"),
+        (
+            "404 Not Found",
+            "warn",
+            "reachable (HTTP 404 at its base URL), but no key was fetched",
+        ),
+        ("500 Internal Server Error", "fail", ": HTTP 500"),
+    ] {
+        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let url = http_server(answer, now, "");
+        let t = tree(MAIN, &key_host(&url));
+        let (code, report) = status(t.path(), &["--no-load"]);
+        let c = check(&report, "key-server");
+        assert_eq!(c["status"], verdict, "{answer}: {report:#}");
+        assert!(
+            c["summary"].as_str().unwrap().contains(said),
+            "{answer}: {c}"
+        );
+        // Its Date header was read all the same: the clock is in step.
+        assert_eq!(check(&report, "clock")["status"], "ok", "{report:#}");
+        assert_eq!(code, i32::from(verdict == "fail"), "{answer}: {report:#}");
+    }
 
     // The key server's clock is an hour ahead: tokens it mints look not yet valid.
     let ahead = httpdate::fmt_http_date(
@@ -445,8 +462,12 @@ fn man_page_and_completions_come_from_the_cli() {
     // Flags documented once in their doc comments appear with that text.
     assert!(man.contains("app\\-secret\\-file"));
     assert!(man.contains("log in over BOSH"));
-    // The page renders without roff warnings.
-    if which("man").is_some() {
+    // The page renders without roff warnings (man-db is part of scripts/setup).
+    {
+        assert!(
+            which("man").is_some(),
+            "man is not installed: apt-get install man-db"
+        );
         let dir = TempDir::new().unwrap();
         let page = write(dir.path(), "jmt.1", man.as_bytes());
         let out = std::process::Command::new("man")

@@ -92,3 +92,29 @@ fn unconfigure_without_record_is_a_no_op() {
     assert_eq!(json(&out)["changed"], false);
     assert_same(&r.snapshot(), &before, "nothing touched");
 }
+
+/// An error is one line with the file and the next step: no `(os error 2)`, and no
+/// `changed=false restart=none files=` trailer from the plain reporter (issue 12, item 14).
+#[test]
+fn plain_errors_are_one_line_with_the_file_and_the_fix() {
+    let r = Root::new("plain");
+    let missing = r.file("no-such-secret");
+    let out = r
+        .bare()
+        .args(["--domain", "meet.example.com", "--app-id", "myapp"])
+        .arg("--app-secret-file")
+        .arg(&missing)
+        .args(["--non-interactive", "--no-restart", "--output", "plain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        format!(
+            "jitsi-meet-tokens: error: reading the app secret from {}: it does not exist \
+             (check the path)\n",
+            missing.display()
+        )
+    );
+}
