@@ -39,6 +39,8 @@ local key_cache_size = module:get_option_number("jwt_pubkey_cache_size", 128);
 local key_cache_ttl = module:get_option_number("asap_key_cache_ttl", 3600);
 -- Ours: how long a login waits for a key server before it is refused.
 local key_fetch_timeout = module:get_option_number("asap_key_fetch_timeout", 3);
+-- Ours: how long a failed key fetch for a kid is remembered (no refetch meanwhile).
+local key_failure_ttl = module:get_option_number("asap_key_failure_ttl", 10);
 
 local verifier_options = {
 	app_id = module:get_option("app_id");
@@ -63,9 +65,14 @@ do
 	else
 		jt = mod;
 		local made, v = pcall(jt.verifier, verifier_options);
-		if made then
+		-- Not pcall'd away: a call that must exist and fails leaves the host closed.
+		local sized, size_err = false, nil;
+		if made then sized, size_err = pcall(v.set_key_cache_size, v, key_cache_size); end
+		if sized then
 			verifier = v;
-			pcall(verifier.set_key_cache_size, verifier, key_cache_size);
+		elseif made then
+			module:log("error", "Token authentication disabled on %s, no login is offered: %s",
+				host, first_line(size_err));
 		else
 			module:log("error", "Token authentication disabled on %s, no login is offered: %s",
 				host, first_line(v));
@@ -155,10 +162,60 @@ module:hook_global("websocket-session", init_session);
 
 ---------------------------------------------------------------------------
 -- Public keys from the key server: asynchronous, one fetch per kid in flight,
--- cached for key_cache_ttl; failures are not cached.
+-- cached for key_cache_ttl only when the body is a usable public key. A failure
+-- is remembered for key_failure_ttl, and at most FAILING_FETCH_BUDGET fetches
+-- that fail (or are still in flight) run per key_failure_ttl, so tokens with
+-- random kids cannot turn this server into an amplifier against the key server.
 
-local key_cache = cache.new(key_cache_size);
-local in_flight = {}; -- kid -> { waiters = { done, ... }, finished, pem }
+local FAILING_FETCH_BUDGET = 10;
+local now = require "util.time".now;
+
+-- util.cache needs a size above 0; the verifier has already refused a bad one.
+local key_cache = cache.new(math.max(1, key_cache_size));
+local in_flight, in_flight_count = {}, 0; -- kid -> { waiters = { done, ... }, finished, pem }
+local failed_kids = cache.new(1000); -- kid -> time of the failure
+local failure_times = {}; -- times of recent failures, oldest first
+
+local function loggable(url) return jt.loggable_url(url); end
+
+-- GET `url` with Prosody's asynchronous client, bounded by key_fetch_timeout;
+-- `on_done(body, code)` runs once, with code nil and a reason as body when there
+-- was no answer in time or the request could not start.
+local function http_get(url, on_done)
+	local finished, req = false, nil;
+	local function finish(body, code)
+		if finished then return; end
+		finished = true;
+		on_done(body, code);
+	end
+	module:add_timer(key_fetch_timeout, function()
+		if finished then return; end
+		finish(("no answer within %gs"):format(key_fetch_timeout), nil);
+		if type(req) == "table" and req.conn then pcall(req.conn.close, req.conn); end
+	end);
+	local started, err = pcall(function()
+		-- net.http reports a connection failure as code 0 with the reason as body.
+		req = http.request(url, nil, function(body, code) finish(body, code ~= 0 and code or nil); end);
+	end);
+	if not started then finish(first_line(err), nil); end
+end
+
+local function recent_failures()
+	local horizon = now() - key_failure_ttl;
+	while failure_times[1] and failure_times[1] <= horizon do table.remove(failure_times, 1); end
+	return #failure_times;
+end
+
+-- Nil, or why `kid` is not fetched now.
+local function fetch_refused(kid)
+	local failed_at = failed_kids:get(kid);
+	if failed_at and now() - failed_at < key_failure_ttl then
+		return "failed less than " .. key_failure_ttl .. "s ago";
+	end
+	if recent_failures() + in_flight_count >= FAILING_FETCH_BUDGET then
+		return ("%d key fetches failed or are pending within %gs"):format(FAILING_FETCH_BUDGET, key_failure_ttl);
+	end
+end
 
 local function fetch_public_key(kid)
 	local cached = key_cache:get(kid);
@@ -170,42 +227,45 @@ local function fetch_public_key(kid)
 
 	local fetch = in_flight[kid];
 	if not fetch then
+		local refused = fetch_refused(kid);
+		if refused then
+			module:log("debug", "Key %s not fetched: %s", printable(kid), refused);
+			return nil;
+		end
 		fetch = { waiters = {} };
-		in_flight[kid] = fetch;
+		in_flight[kid], in_flight_count = fetch, in_flight_count + 1;
 		local function finish(pem)
-			if fetch.finished then return; end
 			fetch.finished, fetch.pem = true, pem;
-			if in_flight[kid] == fetch then in_flight[kid] = nil; end
+			in_flight[kid], in_flight_count = nil, in_flight_count - 1;
+			if pem then
+				key_cache:set(kid, { pem = pem, expires = os.time() + key_cache_ttl });
+				failed_kids:set(kid, nil);
+			else
+				failed_kids:set(kid, now());
+				table.insert(failure_times, now());
+			end
 			for _, done in ipairs(fetch.waiters) do done(); end
 		end
 		local ok, file = pcall(jt.key_file, kid);
-		local url = ok and (key_server:gsub("/*$", "") .. "/" .. file);
-		if not url then
+		if not ok then
+			module:log("warn", "No key file name for kid %s: %s", printable(kid), first_line(file));
 			finish(nil);
 		else
-			local req;
-			module:add_timer(key_fetch_timeout, function()
-				if fetch.finished then return; end
-				module:log("warn", "Key server did not answer within %gs for kid %s", key_fetch_timeout, printable(kid));
+			local url = key_server:gsub("/*$", "") .. "/" .. file;
+			http_get(url, function(body, code)
+				if code == 200 and type(body) == "string" then
+					local usable, why = verifier:check_public_key(body);
+					if usable then return finish(body); end
+					module:log("warn", "Key server answered %s for kid %s with a body that is not a usable "
+						.. "public key: %s", loggable(url), printable(kid), why);
+				elseif code == nil then
+					module:log("warn", "Key server %s failed for kid %s: %s", loggable(url), printable(kid), tostring(body));
+				else
+					module:log("warn", "Key server answered HTTP %s at %s for kid %s", tostring(code), loggable(url),
+						printable(kid));
+				end
 				finish(nil);
-				if type(req) == "table" and req.conn then pcall(req.conn.close, req.conn); end
 			end);
-			local started, err = pcall(function()
-				req = http.request(url, nil, function(body, code)
-					if code == 200 and type(body) == "string" and body:find("-----BEGIN", 1, true) then
-						key_cache:set(kid, { pem = body, expires = os.time() + key_cache_ttl });
-						finish(body);
-					elseif not fetch.finished then -- (after a timeout the close lands here)
-						module:log("warn", "Key server answered HTTP %s%s for kid %s", tostring(code),
-							code == 200 and " without a PEM body" or "", printable(kid));
-						finish(nil);
-					end
-				end);
-			end);
-			if not started then
-				module:log("error", "Could not request key %s: %s", printable(kid), first_line(err));
-				finish(nil);
-			end
 		end
 	end
 	if not fetch.finished then
@@ -217,31 +277,28 @@ local function fetch_public_key(kid)
 end
 
 -- cache_keys_url: load at start, refresh every key_cache_ttl; after a failure retry
--- sooner, keeping the keys already loaded.
+-- sooner, keeping the keys already loaded. Bounded by key_fetch_timeout too.
 if verifier and keys_url then
 	local retry_after_failure = math.min(60, key_cache_ttl);
+	local shown_url = loggable(keys_url);
 	local function refresh()
-		local function done(ok)
-			module:add_timer(ok and key_cache_ttl or retry_after_failure, refresh);
-		end
-		local started, err = pcall(http.request, keys_url, nil, function(body, code)
+		http_get(keys_url, function(body, code)
+			local ok = false;
 			if code ~= 200 or type(body) ~= "string" then
-				module:log("error", "Could not fetch cache_keys_url %s: HTTP %s", keys_url, tostring(code));
-				return done(false);
+				module:log("error", "Could not fetch cache_keys_url %s: %s; keeping the keys already loaded",
+					shown_url, code and ("HTTP " .. tostring(code)) or tostring(body));
+			else
+				local called, n, set_err = pcall(verifier.set_keys, verifier, body);
+				ok = called and n ~= nil;
+				if ok then
+					module:log("info", "Loaded %d keys from %s", n, shown_url);
+				else
+					module:log("error", "Unusable document at cache_keys_url %s: %s", shown_url,
+						first_line(called and set_err or n));
+				end
 			end
-			local ok, n, set_err = pcall(verifier.set_keys, verifier, body);
-			if ok and n then
-				module:log("info", "Loaded %d keys from %s", n, keys_url);
-				return done(true);
-			end
-			module:log("error", "Unusable document at cache_keys_url %s: %s", keys_url,
-				first_line(ok and set_err or n));
-			done(false);
+			module:add_timer(ok and key_cache_ttl or retry_after_failure, refresh);
 		end);
-		if not started then
-			module:log("error", "Could not request cache_keys_url %s: %s", keys_url, first_line(err));
-			done(false);
-		end
 	end
 	module:add_timer(0, refresh);
 end

@@ -34,10 +34,63 @@ local allowlist = module:get_option_set("token_verification_allowlist", {});
 local JITMEET = "http://jitsi.org/jitmeet";
 local MISMATCH = "Room and token mismatched";
 
--- A Lua pattern that must cover the whole room name; errors (malformed pattern)
--- are the caller's to report.
+-- Room claims used as Lua patterns (context.room.regex). Lua's matcher backtracks:
+-- a pattern with k variable-length items can try about (n+1)^k splits of an n-byte
+-- name, each costing up to the pattern's length, so besides Jitsi's two limits a
+-- claim whose bound exceeds REGEX_MAX_STEPS for this room name is refused unmatched
+-- (measured: a few milliseconds at the bound).
+local regex_max_length = parent:get_option_number("token_regex_room_max_length", 128);
+local regex_max_quantifiers = parent:get_option_number("token_regex_max_quantifiers", 3);
+local REGEX_MAX_STEPS = 1e7;
+
+-- Index after the set that opens at `i` (Lua's rule: the first member may be `]`);
+-- past the end when unclosed, which string.find then reports as malformed.
+local function after_set(p, i)
+	i = i + 1;
+	if p:sub(i, i) == "^" then i = i + 1; end
+	repeat
+		if i > #p then return i; end
+		i = i + (p:sub(i, i) == "%" and 2 or 1);
+	until p:sub(i, i) == "]"
+	return i + 1;
+end
+
+-- Quantifiers, variable-length items (*, +, -, %b, back-references) and `?` items.
+local function pattern_shape(p)
+	local quantifiers, variable, optional = 0, 0, 0;
+	local i = p:sub(1, 1) == "^" and 2 or 1;
+	while i <= #p do
+		local c, single = p:sub(i, i), true;
+		if c == "%" then
+			local x = p:sub(i + 1, i + 1);
+			if x == "b" then i, single, variable = i + 4, false, variable + 1;
+			elseif x == "f" then i, single = after_set(p, i + 2), false;
+			elseif x:match("^%d$") then i, single, variable = i + 2, false, variable + 1;
+			else i = i + 2; end
+		elseif c == "[" then i = after_set(p, i);
+		elseif c == "(" or c == ")" or (c == "$" and i == #p) then i, single = i + 1, false;
+		else i = i + 1; end
+		local q = single and p:sub(i, i);
+		if q == "*" or q == "+" or q == "-" then
+			quantifiers, variable, i = quantifiers + 1, variable + 1, i + 1;
+		elseif q == "?" then
+			quantifiers, optional, i = quantifiers + 1, optional + 1, i + 1;
+		end
+	end
+	return quantifiers, variable, optional;
+end
+
+-- Whether the pattern covers the whole room name; nil plus why when the claim is
+-- refused unmatched. Errors (malformed pattern) are the caller's to report.
 local function matches_whole(name, pattern)
-	local s, e = name:find(pattern);
+	if #pattern > regex_max_length then return nil, "longer than token_regex_room_max_length"; end
+	local quantifiers, variable, optional = pattern_shape(pattern);
+	if quantifiers > regex_max_quantifiers then return nil, "more than token_regex_max_quantifiers"; end
+	if (#name + 1) ^ variable * 2 ^ optional * #pattern > REGEX_MAX_STEPS then
+		return nil, "too costly to match against this room name";
+	end
+	-- Anchored: a match must start at 1 anyway, and other starts would only add work.
+	local s, e = name:find(pattern:sub(1, 1) == "^" and pattern or "^" .. pattern);
 	return s == 1 and e == #name;
 end
 
@@ -71,8 +124,11 @@ local function check_room(session, room_address)
 			and (context_room.regex == true or context_room.regex == "true");
 		if regex then
 			-- Patterns are used as written (lowercasing would turn %W into %w).
-			local ok, matched = pcall(matches_whole, room_name, claim);
-			if not ok then return false, "invalid-regex", "Invalid room name pattern in token"; end
+			local ok, matched, why = pcall(matches_whole, room_name, claim);
+			if not ok or matched == nil then
+				module:log("info", "Room name pattern in token refused: %s", ok and why or tostring(matched));
+				return false, "invalid-regex", "Invalid room name pattern in token";
+			end
 			if not matched then return false, "room-name-does-not-match", MISMATCH; end
 		elseif room_name ~= room_claim then
 			return false, "room-name-does-not-match", MISMATCH;

@@ -1,12 +1,13 @@
 //! Key-server mode: the input as a token verified with fixed public keys, and the
-//! input as the PEM a key server returned, with a well-formed token.
+//! input as the PEM a key server returned, with a well-formed token (and as a URL
+//! to show in a log).
 #![no_main]
 
 use std::sync::LazyLock;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-use jitsi_tokens_verifier::{mint, Algorithm, Options, SigningKey, Verifier};
+use jitsi_tokens_verifier::{loggable_url, mint, Algorithm, Options, SigningKey, Verifier};
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {
@@ -42,8 +43,14 @@ static F: LazyLock<Fixture> = LazyLock::new(|| {
         .unwrap()
     };
     let es = mk("ES256");
-    es.verify(&token, Some(&es_pem), 0).expect("fixture token verifies");
-    Fixture { rs: mk("RS256"), es, es_pem, token }
+    es.verify(&token, Some(&es_pem), 0)
+        .expect("fixture token verifies");
+    Fixture {
+        rs: mk("RS256"),
+        es,
+        es_pem,
+        token,
+    }
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -57,5 +64,12 @@ fuzz_target!(|data: &[u8]| {
             // Only the real key (possibly with surrounding text) can verify.
             assert!(pem.contains("-----BEGIN"));
         }
+        // What the plugin caches is exactly what verify can use.
+        let checked = f.es.check_public_key(pem);
+        match &r {
+            Err(e) if e.reason == "could not obtain public key" => assert!(checked.is_err()),
+            _ => assert!(checked.is_ok()),
+        }
+        let _ = loggable_url(pem);
     }
 });

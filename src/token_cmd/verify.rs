@@ -322,11 +322,8 @@ fn obtain_key(
         return Ok(KeyOutcome::None);
     };
     let url = format!("{}/{}", base.trim_end_matches('/'), key_file(kid));
-    Ok(match http::get(&url, args.timeout) {
-        Ok(body) => match String::from_utf8(body) {
-            Ok(pem) => KeyOutcome::Pem(pem, url),
-            Err(_) => KeyOutcome::FetchFailed(format!("{url}: the body is not a PEM text")),
-        },
+    Ok(match http::get_public_key(v, &url, args.timeout) {
+        Ok(pem) => KeyOutcome::Pem(pem, url),
         Err(e) => KeyOutcome::FetchFailed(e.to_string()),
     })
 }

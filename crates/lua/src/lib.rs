@@ -65,6 +65,34 @@ impl LuaUserData for LuaVerifier {
         methods.add_method("uses_public_keys", |_, this, ()| {
             Ok(this.0.uses_public_keys())
         });
+        // `jwt_pubkey_cache_size`: a count, so a negative or fractional one is an error.
+        methods.add_method("set_key_cache_size", |_, this, size: LuaValue| {
+            let n = match size {
+                LuaValue::Integer(i) if i >= 0 => i as usize,
+                LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e15 => n as usize,
+                other => {
+                    return Err(bad_option(
+                        "jwt_pubkey_cache_size",
+                        "a whole number >= 0",
+                        &other,
+                    ))
+                }
+            };
+            this.0.set_key_cache_size(n);
+            Ok(())
+        });
+        methods.add_method("cached_keys", |_, this, ()| Ok(this.0.cached_keys()));
+        // A key server's body: `true`, or `nil, why` when it is not a usable public key.
+        methods.add_method("check_public_key", |lua, this, pem: LuaString| {
+            let checked = match std::str::from_utf8(&pem.as_bytes()) {
+                Ok(text) => this.0.check_public_key(text),
+                Err(_) => Err("the body is not text".into()),
+            };
+            match checked {
+                Ok(()) => Ok((LuaValue::Boolean(true), LuaValue::Nil)),
+                Err(e) => Ok((LuaValue::Nil, LuaValue::String(lua.create_string(e)?))),
+            }
+        });
     }
 }
 
@@ -245,6 +273,14 @@ fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
     exports.set(
         "key_file",
         lua.create_function(|_, kid: LuaString| Ok(verifier::key_file(&kid.to_str()?)))?,
+    )?;
+    exports.set(
+        "loggable_url",
+        lua.create_function(|_, url: LuaString| {
+            Ok(verifier::loggable_url(&String::from_utf8_lossy(
+                &url.as_bytes(),
+            )))
+        })?,
     )?;
     Ok(exports)
 }

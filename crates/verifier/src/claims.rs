@@ -17,6 +17,8 @@ pub(crate) struct Header<'v> {
     pub typ: Option<Json<'v>>,
     pub alg: Option<Json<'v>>,
     pub kid: Option<Json<'v>>,
+    pub crit: Option<Json<'v>>,
+    pub b64: Option<Json<'v>>,
 }
 
 impl<'v> Header<'v> {
@@ -27,10 +29,32 @@ impl<'v> Header<'v> {
                 "typ" => h.typ = Some(value),
                 "alg" => h.alg = Some(value),
                 "kid" => h.kid = Some(value),
+                "crit" => h.crit = Some(value),
+                "b64" => h.b64 = Some(value),
                 _ => {}
             }
         }
         h
+    }
+
+    /// RFC 7515 §4.1.11: a `crit` naming a parameter we do not understand refuses
+    /// the token. The one extension understood is RFC 7797's `b64`, and only as
+    /// `true` (the payload is base64url, as always here): `b64: false` signs the
+    /// raw payload, which this verifier does not implement, so it is refused with
+    /// or without `crit` rather than checked against the wrong signing input.
+    pub fn extensions_understood(&self) -> bool {
+        if !matches!(self.b64, None | Some(Json::Bool(true))) {
+            return false;
+        }
+        match self.crit {
+            None => true,
+            Some(Json::Array(names)) => {
+                !names.is_empty()
+                    && self.b64.is_some()
+                    && names.iter().all(|n| n.as_str() == Some("b64"))
+            }
+            Some(_) => false,
+        }
     }
 }
 

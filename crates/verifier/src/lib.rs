@@ -21,7 +21,8 @@
 //! Additions: [`Verifier::verify_bytes`] and [`header_bytes`] (a Lua string need
 //! not be UTF-8), [`Verifier::verify_with`] (the claims as a borrowed [`Object`]
 //! view, no map built), [`Verifier::key_parses`] / [`Verifier::cached_keys`] /
-//! [`Verifier::set_key_cache_size`], [`verify_signature`] (signature only, for test
+//! [`Verifier::set_key_cache_size`], [`Verifier::check_public_key`] (a key
+//! server's body is usable), [`loggable_url`], [`verify_signature`] (signature only, for test
 //! vectors and the CLI), [`reason`] (every failure text as a constant),
 //! `Algorithm: FromStr + Display`.
 //!
@@ -39,6 +40,10 @@
 //!   is ignored: the asymmetric algorithm decides, and HS is refused in key mode.
 //! - RSA keys under 2048 bits are refused (RFC 7518 §3.3): aws-lc-rs checks the
 //!   size when verifying, so such a token reads "Invalid signature".
+//! - A header whose `crit` (RFC 7515 §4.1.11) names anything but `b64`, is not a
+//!   non-empty list of strings, or names a parameter the header lacks, and a header
+//!   with `b64` other than `true` (RFC 7797's unencoded payload is not implemented):
+//!   "Invalid header", check 2 (a header this verifier cannot process as written).
 //! - `Not acceptable by exp (N sec since expired)`: N = now - exp in whole
 //!   seconds (leeway only moves the point of refusal, not N).
 
@@ -59,12 +64,14 @@ mod keys;
 mod options;
 pub mod reason;
 mod sign;
+mod urls;
 
 pub use algorithm::UnknownAlgorithm;
 pub use decode::MAX_TOKEN_LEN;
 pub use json::{Array, Json, Object};
 pub use jwks::MAX_DOCUMENT_LEN;
 pub use keys::DEFAULT_KEY_CACHE_SIZE;
+pub use urls::loggable_url;
 
 /// Which SASL condition a refusal carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +239,9 @@ impl Verifier {
         let mut nodes = json::Nodes::with_capacity_for(d.claims_json().len());
         let (header, claims) = d.parse(&mut nodes)?;
         let header = claims::Header::of(nodes.object(header));
+        if !header.extensions_understood() {
+            return Err(Failure::not_allowed(reason::INVALID_HEADER));
+        }
         match header.typ {
             Some(Json::Str("JWT")) => {}
             None if !c.require_typ => {}
@@ -304,6 +314,18 @@ impl Verifier {
     /// The algorithm tokens must carry.
     pub fn algorithm(&self) -> Algorithm {
         self.config.algorithm
+    }
+
+    /// Whether `pem` (a key server's answer) is a public key this verifier can use
+    /// for its algorithm; the error says why not. A usable key is kept in the
+    /// parsed-key cache, so the login that follows does not parse it again. Callers
+    /// cache a key server's body only after this succeeded.
+    pub fn check_public_key(&self, pem: &str) -> Result<(), String> {
+        let alg = self.config.algorithm;
+        if alg.is_symmetric() {
+            return Err(format!("{alg} uses a shared secret, not a public key"));
+        }
+        self.pem_keys.get_or_parse(alg, pem).map(|_| ())
     }
 
     /// How many PEM keys have been parsed so far (cache misses); a PEM seen
@@ -407,3 +429,5 @@ pub fn mint(
 mod tests;
 #[cfg(test)]
 mod tests_keys;
+#[cfg(test)]
+mod tests_security;
