@@ -192,3 +192,37 @@ if module:get_option_boolean("token_verification_require_token_for_moderation", 
 	end
 	module:hook("iq-set/bare/http://jabber.org/protocol/muc#owner:query", require_token, 99);
 end
+
+-- token_verification_moderators_from_token: the token decides a token user's
+-- affiliation on join (owner or member); sessions without a token are left alone.
+if module:get_option_boolean("token_verification_moderators_from_token", false) then
+	local owner_affiliations = { owner = true, moderator = true, teacher = true };
+
+	local function token_affiliation(session)
+		local user = session.jitsi_meet_context_user;
+		if type(user) ~= "table" then return "member"; end
+		if user.moderator == true or user.moderator == "true" then return "owner"; end
+		if owner_affiliations[user.affiliation] then return "owner"; end
+		return "member";
+	end
+
+	-- After the room check (99) and before members-only (-5) and Jitsi's lobby,
+	-- so an owner by token is let in; the role is set here because the
+	-- occupant's default role was computed before this event.
+	module:hook("muc-occupant-pre-join", function(event)
+		local origin, room, occupant = event.origin, event.room, event.occupant;
+		if not (origin and origin.auth_token) then return; end
+		local bare = jid.bare(event.stanza.attr.from);
+		local current = room:get_affiliation(bare);
+		if current == "outcast" then return; end -- a ban outranks the token
+		local affiliation = token_affiliation(origin);
+		if current ~= affiliation then
+			local ok, _, condition = room:set_affiliation(true, bare, affiliation);
+			if not ok then
+				module:log("warn", "Could not make %s %s in %s: %s", bare, affiliation, room.jid, tostring(condition));
+				return;
+			end
+		end
+		occupant.role = room:get_default_role(affiliation);
+	end, 10);
+end

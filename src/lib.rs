@@ -14,6 +14,7 @@ pub mod configure;
 pub mod detect;
 pub mod error;
 pub mod fsops;
+pub mod jitsi;
 pub mod manpage;
 pub mod native;
 pub mod plan;
