@@ -31,6 +31,8 @@ pub struct Request {
     pub fix_include: bool,
     /// Settings file (real path) and the values to record there.
     pub settings: Option<(PathBuf, Values)>,
+    /// What `--from-docker-env` used and ignored, for the report.
+    pub notes: Vec<String>,
 }
 
 /// The binary's entry point for `configure`.
@@ -40,6 +42,9 @@ pub fn main(args: ConfigureArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return provision::fail(&*reporter, &e, Outcome::default()),
     };
+    for note in &req.notes {
+        reporter.info(note);
+    }
     match run(&req, &crate::runner::System, &*reporter) {
         Ok(o) => {
             reporter.finish(&o);
@@ -55,15 +60,18 @@ pub fn main(args: ConfigureArgs) -> ExitCode {
 
 fn flag_values(a: &ConfigureArgs) -> Values {
     Values {
-        domain: a.common.domain.clone(),
-        app_id: a.app_id.clone(),
-        asap_key_server: a.asap_key_server.clone(),
-        cache_keys_url: a.cache_keys_url.clone(),
-        signature_algorithm: a.signature_algorithm.clone(),
-        issuers: a.issuers.clone(),
-        audiences: a.audiences.clone(),
+        domain: a.common.target.domain.clone(),
+        app_id: a.key.app_id.clone(),
+        asap_key_server: a.key_server.asap_key_server.clone(),
+        cache_keys_url: a.key_server.cache_keys_url.clone(),
+        signature_algorithm: a.key.signature_algorithm.clone(),
+        issuers: a.accepted.issuers.clone(),
+        audiences: a.accepted.audiences.clone(),
         allow_empty_token: a.allow_empty_token,
-        token_clock_leeway: a.token_clock_leeway,
+        token_clock_leeway: a
+            .accepted
+            .token_clock_leeway
+            .map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
         presence_identity: a.no_presence_identity.then_some(false),
         plugin_dir: a.plugin_dir.clone(),
     }
@@ -74,15 +82,26 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
     let ctx = Ctx::from_common(&a.common);
     let settings_real = under(&ctx.root, &a.common.settings);
     let file = SettingsFile::load(&settings_real)?;
-    let given = flag_values(a);
+    let docker = a
+        .from_docker_env
+        .as_deref()
+        .map(crate::docker_env::read)
+        .transpose()?;
+    let given = match &docker {
+        Some(d) => flag_values(a).or(&d.values),
+        None => flag_values(a),
+    };
     let mut values = given.clone().or(&file.values()?);
     let env_secret = std::env::var_os(settings::SECRET_ENV).map(|v| {
         use std::os::unix::ffi::OsStringExt;
         v.into_vec()
     });
-    let mut secret = settings::read_secret(a.app_secret_file.as_deref(), env_secret)?;
+    let mut secret = settings::read_secret(a.key.app_secret_file.as_deref(), env_secret)?;
+    if let Some(d) = docker.as_ref().filter(|_| secret.is_none()) {
+        secret = d.secret.clone();
+    }
     let interactive =
-        crate::prompt::allowed(a.common.non_interactive, a.app_secret_file.as_deref());
+        crate::prompt::allowed(a.common.non_interactive, a.key.app_secret_file.as_deref());
     if interactive {
         crate::prompt::configure(&ctx.root, &mut values, &mut secret)?;
     }
@@ -118,6 +137,7 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         native_module: a.native_module.clone(),
         fix_include: a.fix_include,
         settings,
+        notes: docker.map(|d| d.notes).unwrap_or_default(),
     })
 }
 

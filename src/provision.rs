@@ -30,8 +30,8 @@ pub struct Ctx {
 impl Ctx {
     pub fn from_common(c: &CommonArgs) -> Ctx {
         Ctx {
-            root: c.root.clone(),
-            state_dir: under(&c.root, state::STATE_DIR),
+            root: c.target.root.clone(),
+            state_dir: under(&c.target.root, state::STATE_DIR),
             dry_run: c.dry_run,
             restart: !c.no_restart,
         }

@@ -20,12 +20,18 @@ use std::process::ExitCode;
 pub fn main(args: UnconfigureArgs) -> ExitCode {
     let rep = provision::reporter(args.common.output);
     let ctx = Ctx::from_common(&args.common);
-    let domain = match args.common.domain.clone().map(Ok).unwrap_or_else(|| {
-        SettingsFile::load(&under(&ctx.root, &args.common.settings))?
-            .values()?
-            .domain
-            .ok_or_else(|| Error::Missing("--domain".into()).into())
-    }) {
+    let domain = match args
+        .common
+        .target
+        .domain
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(|| {
+            SettingsFile::load(&under(&ctx.root, &args.common.settings))?
+                .values()?
+                .domain
+                .ok_or_else(|| Error::Missing("--domain".into()).into())
+        }) {
         Ok(d) => d,
         Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
     };

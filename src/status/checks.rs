@@ -85,7 +85,7 @@ impl Collector {
 }
 
 pub fn collect(args: &StatusArgs, runner: &dyn Runner) -> Report {
-    let root = args.root.as_path();
+    let root = args.target.root.as_path();
     let mut c = Collector {
         report: Report {
             root: root.display().to_string(),
@@ -105,7 +105,7 @@ pub fn collect(args: &StatusArgs, runner: &dyn Runner) -> Report {
     match tree::scan(root) {
         Ok(tree) => {
             include(&mut c, &tree);
-            let domains = match &args.domain {
+            let domains = match &args.target.domain {
                 Some(d) => vec![d.to_lowercase()],
                 None => token_hosts(&tree),
             };

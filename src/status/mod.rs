@@ -19,19 +19,14 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
+use crate::cli::{Output, Target};
 use crate::token_cmd::time::parse_duration;
-use crate::token_cmd::verify::Output;
 
 /// Show what is installed and check every token host, with fix hints.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Treat DIR as `/` for every file read.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-
-    /// Check only this host [default: every VirtualHost with authentication = "token"].
-    #[arg(long, value_name = "DOMAIN")]
-    pub domain: Option<String>,
+    #[command(flatten)]
+    pub target: Target,
 
     /// Also mint a token from the host's settings and log in over BOSH to the running
     /// Prosody, reporting success or the SASL failure text.
@@ -60,7 +55,7 @@ pub struct StatusArgs {
     pub no_load: bool,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Output::Human)]
     pub output: Output,
 }
 
@@ -103,7 +98,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Output::Json => {
             crate::token_cmd::output(writeln!(out, "{}", serde_json::to_string_pretty(&report)?))?
         }
-        Output::Text => crate::token_cmd::output(write_text(out, &report))?,
+        Output::Human | Output::Plain => crate::token_cmd::output(write_text(out, &report))?,
     }
     Ok(if report.ok {
         ExitCode::SUCCESS
