@@ -454,16 +454,16 @@ fn json_output(sub: &str) -> Option<&'static str> {
     }
 }
 
-const CHECKS_JSON: &str =
-    "With --output json, one JSON object on stdout. status and token verify share \
-the shape of a check: an object with check (the check's name, e.g. plugin_paths or signature), \
-result (ok, warn, fail or skip), host (the host it concerns, absent for system-wide checks), \
-detail (one sentence), hint (the fix, when there is one) and, where a setting is involved, \
-value (the setting's value as read, a JSON string, number, boolean or list), file and line \
-(where it was found).\n\n\
-status prints {ok, root, installed: [{name, version}], hosts: [{domain, files, settings: \
-[{name, value, file, line}]}], checks: [check...]}. token verify prints {valid, reason, \
-condition, at, checks: [check...], header, claims}; its result is ok, fail, skip or not-reached.";
+const CHECKS_JSON: &str = "With --output json, one JSON object on stdout. status and token verify \
+share the shape of a check: an object with check (the check's name, e.g. plugin_paths or \
+signature), result, detail (one sentence) and hint (the fix, when there is one). status adds \
+host (absent for system-wide checks); its result is ok, warn, fail or skip. token verify's \
+result is passed, failed, skipped or not-reached.\n\n\
+status prints {ok, root, installed: [{name, version}], hosts: [{domain, files, settings}], \
+checks}. Each setting is {name, value, file, line, note}: value as Prosody reads it (a JSON \
+string, number, boolean or list of strings; the Lua source text of an expression; null for \
+app_secret, whose note gives its length), file and line where it is assigned. token verify \
+prints {valid, reason, condition, at, checks, header, claims}.";
 
 pub fn run_completions(args: &CompletionsArgs, cmd: Command, out: &mut dyn Write) -> Result<()> {
     let mut cmd = cmd;

@@ -268,3 +268,77 @@ fn jitsi_tokens_header(token: &str) -> String {
             .unwrap(),
     )
 }
+
+/// `status --output json` carries typed settings (value, file, line) and checks
+/// named as `token verify`'s are (check, result, detail, hint).
+#[test]
+fn status_json_is_typed_and_shares_the_check_shape_with_verify() {
+    let (r, _) = configured();
+    let out = cmd()
+        .args(["status", "--no-load", "--output", "json", "--root"])
+        .arg(r.path())
+        .output()
+        .unwrap();
+    let (_, report) = exit_and_json(&out);
+    let host = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["domain"] == DOMAIN)
+        .unwrap();
+    let setting = |name: &str| {
+        host["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {host:#}"))
+            .clone()
+    };
+    let app_id = setting("app_id");
+    assert_eq!(app_id["value"], "myapp");
+    // file and line point at the assignment itself.
+    let file = app_id["file"].as_str().unwrap();
+    let line = app_id["line"].as_u64().unwrap() as usize;
+    let host_text = std::fs::read_to_string(r.path().join(file.trim_start_matches('/'))).unwrap();
+    assert!(
+        host_text.lines().nth(line - 1).unwrap().contains("app_id"),
+        "{file}:{line}"
+    );
+    assert_eq!(setting("c2s_require_encryption")["value"], false);
+    assert_eq!(setting("allow_empty_token")["value"], false);
+    let secret = setting("app_secret");
+    assert!(secret["value"].is_null() && secret["note"].as_str().unwrap().contains("bytes"));
+    assert!(!report.to_string().contains("vocabulary-secret"));
+    let installed = &report["installed"][0];
+    assert!(
+        installed["name"].is_string() && installed["version"].is_string(),
+        "{installed}"
+    );
+
+    let token = {
+        let out = cmd()
+            .args(["token", "mint", "--domain", DOMAIN, "--root"])
+            .arg(r.path())
+            .output()
+            .unwrap();
+        text(&out.stdout).trim().to_owned()
+    };
+    let out = cmd()
+        .args([
+            "token", "verify", "--domain", DOMAIN, "--output", "json", "--root",
+        ])
+        .arg(r.path())
+        .arg(&token)
+        .output()
+        .unwrap();
+    let (_, verified) = exit_and_json(&out);
+    let keys = |c: &serde_json::Value| {
+        let mut k: Vec<String> = c.as_object().unwrap().keys().cloned().collect();
+        k.retain(|k| k != "host" && k != "hint");
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&report["checks"][0]), ["check", "detail", "result"]);
+    assert_eq!(keys(&verified["checks"][0]), ["check", "detail", "result"]);
+}
