@@ -46,19 +46,22 @@ pub enum Command {
     Completions(crate::manpage::CompletionsArgs),
 }
 
+/// `--output`, the same three formats for every subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// Text for a person at a terminal (progress spinners).
+    /// Text for a person at a terminal (progress spinners). `text` is the old spelling.
+    #[value(alias = "text")]
     Human,
-    /// Plain log lines on stderr (maintainer scripts).
+    /// Plain log lines on stderr (maintainer scripts); reports as for `human`.
     Plain,
-    /// One JSON object on stdout: changed, files, restart, warnings (and diff).
+    /// One JSON object on stdout (schema in the man page, JSON OUTPUT).
     Json,
 }
 
-/// Options shared by `configure` and `unconfigure`.
+/// Where to look: the file tree and the host. Every subcommand takes these, with
+/// the same environment variables.
 #[derive(Debug, Clone, Args)]
-pub struct CommonArgs {
+pub struct Target {
     /// Treat DIR as `/` for every file read or written (image builds, tests).
     #[arg(
         long,
@@ -67,9 +70,84 @@ pub struct CommonArgs {
         env = "JITSI_MEET_TOKENS_ROOT"
     )]
     pub root: PathBuf,
-    /// The Jitsi Meet domain (Prosody VirtualHost), e.g. meet.example.com.
+    /// The Jitsi Meet domain (Prosody VirtualHost), e.g. meet.example.com. `status`
+    /// checks only this host [default: every token host]; `token` reads its options.
     #[arg(long, value_name = "DOMAIN", env = "JITSI_MEET_TOKENS_DOMAIN")]
     pub domain: Option<String>,
+}
+
+/// How tokens are signed: `configure` writes these, `token` overrides the host's.
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// Application id (`app_id`): tokens must carry it as `iss` (or an accepted issuer).
+    #[arg(long, value_name = "ID", env = "JITSI_MEET_TOKENS_APP_ID")]
+    pub app_id: Option<String>,
+    /// Read the HMAC secret (`app_secret`) from FILE (`-` = stdin; one trailing
+    /// newline is dropped). Or set JITSI_MEET_TOKENS_APP_SECRET. Never pass a secret
+    /// as an argument: other users can read command lines.
+    #[arg(long, value_name = "FILE", env = "JITSI_MEET_TOKENS_APP_SECRET_FILE")]
+    pub app_secret_file: Option<PathBuf>,
+    /// Token signature algorithm (`signature_algorithm`: HS256, RS256, ES256, EdDSA, ...).
+    #[arg(
+        long,
+        alias = "alg",
+        value_name = "ALG",
+        env = "JITSI_MEET_TOKENS_SIGNATURE_ALGORITHM"
+    )]
+    pub signature_algorithm: Option<String>,
+}
+
+/// Public-key sources, instead of a shared secret.
+#[derive(Debug, Clone, Args)]
+pub struct KeyServerArgs {
+    /// ASAP key server base URL (`asap_key_server`): the key for header `kid` is
+    /// fetched from `<URL>/<sha256(kid)>.pem`.
+    #[arg(long, value_name = "URL", env = "JITSI_MEET_TOKENS_ASAP_KEY_SERVER")]
+    pub asap_key_server: Option<String>,
+    /// JWKS or `{kid: certificate}` document URL (`cache_keys_url`).
+    #[arg(long, value_name = "URL", env = "JITSI_MEET_TOKENS_CACHE_KEYS_URL")]
+    pub cache_keys_url: Option<String>,
+}
+
+/// Which `iss` and `aud` a token may carry, and how much clock skew it may show.
+#[derive(Debug, Clone, Args)]
+pub struct AcceptedArgs {
+    /// Accepted `iss` values (`asap_accepted_issuers`), comma-separated or repeated
+    /// (`*` = any) [default: the app id]. `--issuer` is the old spelling.
+    #[arg(
+        long = "issuers",
+        alias = "issuer",
+        value_name = "ISS,...",
+        value_delimiter = ',',
+        env = "JITSI_MEET_TOKENS_ISSUERS"
+    )]
+    pub issuers: Option<Vec<String>>,
+    /// Accepted `aud` values (`asap_accepted_audiences`), comma-separated or repeated
+    /// (`*` = any). `--audience` is the old spelling.
+    #[arg(
+        long = "audiences",
+        alias = "audience",
+        value_name = "AUD,...",
+        value_delimiter = ',',
+        env = "JITSI_MEET_TOKENS_AUDIENCES"
+    )]
+    pub audiences: Option<Vec<String>>,
+    /// Seconds of clock skew tolerated for exp/nbf (`token_clock_leeway`). `--leeway`
+    /// is the old spelling.
+    #[arg(
+        long,
+        alias = "leeway",
+        value_name = "SECONDS",
+        env = "JITSI_MEET_TOKENS_TOKEN_CLOCK_LEEWAY"
+    )]
+    pub token_clock_leeway: Option<u64>,
+}
+
+/// Options shared by `configure` and `unconfigure`.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub target: Target,
     /// Never prompt, even on a terminal (maintainer scripts, config management).
     #[arg(long)]
     pub non_interactive: bool,
@@ -97,42 +175,18 @@ pub struct CommonArgs {
 pub struct ConfigureArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Application id: tokens must carry it as `iss` (or an accepted issuer).
-    #[arg(long, value_name = "ID", env = "JITSI_MEET_TOKENS_APP_ID")]
-    pub app_id: Option<String>,
-    /// Read the HMAC secret from FILE (`-` = stdin). Or set JITSI_MEET_TOKENS_APP_SECRET.
-    /// Never pass a secret as an argument: other users can read command lines.
-    #[arg(long, value_name = "FILE", env = "JITSI_MEET_TOKENS_APP_SECRET_FILE")]
-    pub app_secret_file: Option<PathBuf>,
-    /// Public-key server for RS/ES tokens (`<url>/<sha256(kid)>.pem`), instead of a secret.
-    #[arg(long, value_name = "URL", env = "JITSI_MEET_TOKENS_ASAP_KEY_SERVER")]
-    pub asap_key_server: Option<String>,
-    /// JWKS or certificate-map URL for public keys, instead of a secret.
-    #[arg(long, value_name = "URL", env = "JITSI_MEET_TOKENS_CACHE_KEYS_URL")]
-    pub cache_keys_url: Option<String>,
-    /// Token signature algorithm (e.g. HS256, RS256, ES256).
-    #[arg(
-        long,
-        value_name = "ALG",
-        env = "JITSI_MEET_TOKENS_SIGNATURE_ALGORITHM"
-    )]
-    pub signature_algorithm: Option<String>,
-    /// Accepted `iss` values, comma-separated (`*` = any).
-    #[arg(
-        long = "issuers",
-        value_name = "ISS,...",
-        value_delimiter = ',',
-        env = "JITSI_MEET_TOKENS_ISSUERS"
-    )]
-    pub issuers: Option<Vec<String>>,
-    /// Accepted `aud` values, comma-separated (`*` = any).
-    #[arg(
-        long = "audiences",
-        value_name = "AUD,...",
-        value_delimiter = ',',
-        env = "JITSI_MEET_TOKENS_AUDIENCES"
-    )]
-    pub audiences: Option<Vec<String>>,
+    /// Take the token settings of a docker-jitsi-meet `.env` file (JWT_APP_ID,
+    /// JWT_APP_SECRET, JWT_ACCEPTED_ISSUERS, XMPP_DOMAIN, ...); flags and variables
+    /// win over it, it wins over the settings file. Each variable used or ignored is
+    /// reported.
+    #[arg(long, value_name = "FILE")]
+    pub from_docker_env: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
+    pub key_server: KeyServerArgs,
+    #[command(flatten)]
+    pub accepted: AcceptedArgs,
     /// Let clients without a token in (as guests).
     #[arg(
         long,
@@ -142,14 +196,6 @@ pub struct ConfigureArgs {
         env = "JITSI_MEET_TOKENS_ALLOW_EMPTY_TOKEN"
     )]
     pub allow_empty_token: Option<bool>,
-    /// Clock leeway in seconds for exp/nbf/iat.
-    #[arg(
-        long,
-        alias = "leeway",
-        value_name = "SECONDS",
-        env = "JITSI_MEET_TOKENS_TOKEN_CLOCK_LEEWAY"
-    )]
-    pub token_clock_leeway: Option<i64>,
     /// Do not enable presence_identity (user identity from the token in presence).
     #[arg(long)]
     pub no_presence_identity: bool,

@@ -36,6 +36,8 @@ pub struct Request {
     pub new_host: bool,
     /// Found while resolving (e.g. a secret file others can read).
     pub warnings: Vec<String>,
+    /// What `--from-docker-env` used and ignored, for the report.
+    pub notes: Vec<String>,
 }
 
 /// How `--domain` relates to the hosts already on the server.
@@ -63,11 +65,12 @@ pub fn check_domain_main(a: CheckDomainArgs) -> ExitCode {
     let check = || -> Result<()> {
         let domain = a
             .common
+            .target
             .domain
             .as_deref()
             .ok_or_else(|| Error::Missing("--domain".into()))?;
         settings::check_domain(domain)?;
-        check_new_host(&tree::scan(&a.common.root)?, domain, a.host.new_host)
+        check_new_host(&tree::scan(&a.common.target.root)?, domain, a.host.new_host)
     };
     match check() {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,6 +105,9 @@ pub fn main(args: ConfigureArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return provision::fail(&*reporter, &e, Outcome::default()),
     };
+    for note in &req.notes {
+        reporter.info(note);
+    }
     match run(&req, &crate::runner::System, &*reporter) {
         Ok(o) => {
             reporter.finish(&o);
@@ -117,15 +123,18 @@ pub fn main(args: ConfigureArgs) -> ExitCode {
 
 fn flag_values(a: &ConfigureArgs) -> Values {
     Values {
-        domain: a.common.domain.clone(),
-        app_id: a.app_id.clone(),
-        asap_key_server: a.asap_key_server.clone(),
-        cache_keys_url: a.cache_keys_url.clone(),
-        signature_algorithm: a.signature_algorithm.clone(),
-        issuers: a.issuers.clone(),
-        audiences: a.audiences.clone(),
+        domain: a.common.target.domain.clone(),
+        app_id: a.key.app_id.clone(),
+        asap_key_server: a.key_server.asap_key_server.clone(),
+        cache_keys_url: a.key_server.cache_keys_url.clone(),
+        signature_algorithm: a.key.signature_algorithm.clone(),
+        issuers: a.accepted.issuers.clone(),
+        audiences: a.accepted.audiences.clone(),
         allow_empty_token: a.allow_empty_token,
-        token_clock_leeway: a.token_clock_leeway,
+        token_clock_leeway: a
+            .accepted
+            .token_clock_leeway
+            .map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
         presence_identity: a.no_presence_identity.then_some(false),
         plugin_dir: a.plugin_dir.clone(),
     }
@@ -136,15 +145,26 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
     let ctx = Ctx::from_common(&a.common)?;
     let settings_real = fsops::resolve(&ctx.root, &a.common.settings, true)?;
     let file = SettingsFile::load(&settings_real)?;
-    let given = flag_values(a);
+    let docker = a
+        .from_docker_env
+        .as_deref()
+        .map(crate::docker_env::read)
+        .transpose()?;
+    let given = match &docker {
+        Some(d) => flag_values(a).or(&d.values),
+        None => flag_values(a),
+    };
     let mut values = given.clone().or(&file.values()?);
     let env_secret = std::env::var_os(settings::SECRET_ENV).map(|v| {
         use std::os::unix::ffi::OsStringExt;
         v.into_vec()
     });
-    let mut secret = settings::read_secret(a.app_secret_file.as_deref(), env_secret)?;
+    let mut secret = settings::read_secret(a.key.app_secret_file.as_deref(), env_secret)?;
+    if let Some(d) = docker.as_ref().filter(|_| secret.is_none()) {
+        secret = d.secret.clone();
+    }
     let interactive =
-        crate::prompt::allowed(a.common.non_interactive, a.app_secret_file.as_deref());
+        crate::prompt::allowed(a.common.non_interactive, a.key.app_secret_file.as_deref());
     if interactive {
         crate::prompt::configure(&ctx.root, &mut values, &mut secret)?;
     }
@@ -154,7 +174,7 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         )
     })?;
     settings::check_domain(&domain)?;
-    let warnings = match a.app_secret_file.as_deref() {
+    let warnings = match a.key.app_secret_file.as_deref() {
         Some(p) if p != Path::new("-") => settings::secret_file_warning(p).into_iter().collect(),
         _ => vec![],
     };
@@ -184,6 +204,7 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         settings,
         new_host: a.host.new_host,
         warnings,
+        notes: docker.map(|d| d.notes).unwrap_or_default(),
     })
 }
 

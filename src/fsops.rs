@@ -261,10 +261,12 @@ impl RunLock {
     }
 }
 
+pub const LOCK_TIMEOUT_ENV: &str = "JITSI_MEET_TOKENS_LOCK_TIMEOUT";
+
 /// How long a run waits for another one to finish: 30 s, or
 /// `JITSI_MEET_TOKENS_LOCK_TIMEOUT` seconds.
 pub fn lock_wait() -> Duration {
-    std::env::var("JITSI_MEET_TOKENS_LOCK_TIMEOUT")
+    std::env::var(LOCK_TIMEOUT_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(30), Duration::from_secs)

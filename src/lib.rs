@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config_edit;
 pub mod configure;
 pub mod detect;
+pub mod docker_env;
 pub mod error;
 pub mod fsops;
 pub mod jitsi;

@@ -33,8 +33,8 @@ pub struct Ctx {
 impl Ctx {
     pub fn from_common(c: &CommonArgs) -> Result<Ctx> {
         Ok(Ctx {
-            root: c.root.clone(),
-            state_dir: crate::fsops::resolve(&c.root, Path::new(state::STATE_DIR), true)?,
+            root: c.target.root.clone(),
+            state_dir: crate::fsops::resolve(&c.target.root, Path::new(state::STATE_DIR), true)?,
             dry_run: c.dry_run,
             restart: !c.no_restart,
             if_running: false,

@@ -27,7 +27,7 @@ pub fn main(args: UnconfigureArgs) -> ExitCode {
         },
         Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
     };
-    let domain = match args.common.domain.clone().map(Ok).unwrap_or_else(|| {
+    let domain = match args.common.target.domain.clone().map(Ok).unwrap_or_else(|| {
         SettingsFile::load(&crate::fsops::inside(&ctx.root, &args.common.settings)?)?
             .values()?
             .domain

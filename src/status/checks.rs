@@ -8,13 +8,13 @@ use jitsi_tokens_verifier::{mint, Options, SigningKey, Verifier};
 use serde::Serialize;
 
 use super::live::{self, Login};
-use super::{Check, Report, Status, StatusArgs};
+use super::{Check, Installed, Report, Setting, Status, StatusArgs};
 use crate::config_edit::{SectionId, Value, DEFAULT_JITSI_PLUGIN_DIR, DEFAULT_PLUGIN_DIR};
 use crate::detect::{self, System};
 use crate::fsops::under;
 use crate::native;
 use crate::runner::{Cmd, Runner};
-use crate::token_cmd::host::HostConfig;
+use crate::token_cmd::host::{Found, HostConfig};
 use crate::token_cmd::{http, mint::basic_claims, time};
 use crate::tree::{self, Tree};
 
@@ -23,7 +23,32 @@ use crate::tree::{self, Tree};
 pub struct HostSummary {
     pub domain: String,
     pub files: Vec<String>,
-    pub settings: Vec<(String, String)>,
+    pub settings: Vec<Setting>,
+}
+
+impl Setting {
+    /// `found` at `/etc/...:12`, its value typed for JSON.
+    fn found(name: &str, f: &Found) -> Setting {
+        let (file, line) = match f.at.rsplit_once(':') {
+            Some((file, line)) => (Some(file.to_owned()), line.parse().ok()),
+            None => (Some(f.at.clone()), None),
+        };
+        let text = |b: &[u8]| serde_json::Value::String(String::from_utf8_lossy(b).into_owned());
+        let value = match &f.value {
+            Value::Str(s) => text(s),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::List(items) => items.iter().map(|i| text(i)).collect(),
+            Value::Other(src) => serde_json::Value::String(src.clone()),
+        };
+        Setting {
+            name: name.to_owned(),
+            value,
+            file,
+            line,
+            note: None,
+        }
+    }
 }
 
 /// Clocks before this are certainly wrong (every token would look "not yet valid"
@@ -80,12 +105,15 @@ impl Collector {
         self.push(id, host, Status::Skip, summary, None);
     }
     fn installed(&mut self, name: &str, what: impl Into<String>) {
-        self.report.installed.push((name.to_owned(), what.into()));
+        self.report.installed.push(Installed {
+            name: name.to_owned(),
+            version: what.into(),
+        });
     }
 }
 
 pub fn collect(args: &StatusArgs, runner: &dyn Runner) -> Report {
-    let root = args.root.as_path();
+    let root = args.target.root.as_path();
     let mut c = Collector {
         report: Report {
             root: root.display().to_string(),
@@ -105,7 +133,7 @@ pub fn collect(args: &StatusArgs, runner: &dyn Runner) -> Report {
     match tree::scan(root) {
         Ok(tree) => {
             include(&mut c, &tree);
-            let domains = match &args.domain {
+            let domains = match &args.target.domain {
                 Some(d) => vec![d.to_lowercase()],
                 None => token_hosts(&tree),
             };
@@ -397,7 +425,7 @@ fn host(c: &mut Collector, tree: &Tree, domain: &str, args: &StatusArgs) {
         "c2s_require_encryption",
     ] {
         if let Some(f) = hc.effective(key) {
-            settings.push((key.to_owned(), format!("{}  ({})", show(&f.value), f.at)));
+            settings.push(Setting::found(key, &f));
         }
     }
     if let Some(f) = hc.effective("app_secret") {
@@ -405,10 +433,20 @@ fn host(c: &mut Collector, tree: &Tree, domain: &str, args: &StatusArgs) {
             Value::Str(s) => format!("set, {} bytes", s.len()),
             _ => "set by an expression".to_owned(),
         };
-        settings.push(("app_secret".to_owned(), format!("({what})  ({})", f.at)));
+        settings.push(Setting {
+            value: serde_json::Value::Null,
+            note: Some(what),
+            ..Setting::found("app_secret", &f)
+        });
     }
     let muc = muc_domain(&hc, domain);
-    settings.push(("MUC component".to_owned(), muc.clone()));
+    settings.push(Setting {
+        name: "MUC component".to_owned(),
+        value: serde_json::Value::String(muc.clone()),
+        file: None,
+        line: None,
+        note: None,
+    });
     c.report.hosts.push(HostSummary {
         domain: domain.to_owned(),
         files,

@@ -19,19 +19,14 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
+use crate::cli::{Output, Target};
 use crate::token_cmd::time::parse_duration;
-use crate::token_cmd::verify::Output;
 
 /// Show what is installed and check every token host, with fix hints.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Treat DIR as `/` for every file read.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-
-    /// Check only this host [default: every VirtualHost with authentication = "token"].
-    #[arg(long, value_name = "DOMAIN")]
-    pub domain: Option<String>,
+    #[command(flatten)]
+    pub target: Target,
 
     /// Also mint a token from the host's settings and log in over BOSH to the running
     /// Prosody, reporting success or the SASL failure text.
@@ -60,7 +55,7 @@ pub struct StatusArgs {
     pub no_load: bool,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Output::Human)]
     pub output: Output,
 }
 
@@ -73,17 +68,45 @@ pub enum Status {
     Skip,
 }
 
-/// One check's verdict.
+/// One check's verdict. The JSON names (`check`, `result`, `detail`, `hint`) are
+/// those of `token verify`'s checks; the schema is in the man page (JSON OUTPUT).
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
+    #[serde(rename = "check")]
     pub id: &'static str,
     /// The host it concerns (none for system-wide checks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    #[serde(rename = "result")]
     pub status: Status,
+    #[serde(rename = "detail")]
     pub summary: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+}
+
+/// What is installed: a package, the native module, ...
+#[derive(Debug, Clone, Serialize)]
+pub struct Installed {
+    pub name: String,
+    /// Its version, or its state (`missing (/usr/lib/...)`).
+    pub version: String,
+}
+
+/// One option of a host as read from its config file: typed, not pre-rendered.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setting {
+    pub name: String,
+    /// The value as Prosody reads it: a JSON string, number, boolean or list of
+    /// strings; the Lua source text for an expression; null for the secret.
+    pub value: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// What is shown instead of the value (the secret's length).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Everything `status` found.
@@ -91,8 +114,7 @@ pub struct Check {
 pub struct Report {
     pub ok: bool,
     pub root: String,
-    /// Name → version/state of what is installed.
-    pub installed: Vec<(String, String)>,
+    pub installed: Vec<Installed>,
     pub hosts: Vec<checks::HostSummary>,
     pub checks: Vec<Check>,
 }
@@ -103,7 +125,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Output::Json => {
             crate::token_cmd::output(writeln!(out, "{}", serde_json::to_string_pretty(&report)?))?
         }
-        Output::Text => crate::token_cmd::output(write_text(out, &report))?,
+        Output::Human | Output::Plain => crate::token_cmd::output(write_text(out, &report))?,
     }
     Ok(if report.ok {
         ExitCode::SUCCESS
@@ -114,13 +136,21 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
 
 fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     writeln!(out, "Installed (root {}):", r.root)?;
-    for (name, what) in &r.installed {
-        writeln!(out, "  {name:<16} {what}")?;
+    for i in &r.installed {
+        writeln!(out, "  {:<16} {}", i.name, i.version)?;
     }
     for h in &r.hosts {
         writeln!(out, "Host {} ({}):", h.domain, h.files.join(", "))?;
-        for (k, v) in &h.settings {
-            writeln!(out, "  {k:<26} {v}")?;
+        for st in &h.settings {
+            let shown = match (&st.note, &st.value) {
+                (Some(note), _) => format!("({note})"),
+                (None, serde_json::Value::String(s)) => format!("{s:?}"),
+                (None, v) => v.to_string(),
+            };
+            match (&st.file, st.line) {
+                (Some(f), Some(l)) => writeln!(out, "  {:<26} {shown}  ({f}:{l})", st.name)?,
+                _ => writeln!(out, "  {:<26} {shown}", st.name)?,
+            }
         }
     }
     writeln!(out, "Checks:")?;

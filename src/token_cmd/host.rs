@@ -1,39 +1,25 @@
 //! Where `token mint`/`token verify` get a host's options: the Prosody config under
 //! `--root` for `--domain`, with explicit flags taking precedence.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Result};
 use clap::Args;
 use jitsi_tokens_verifier::Options;
 
+use crate::cli::{KeyArgs, Target};
 use crate::config_edit::{Document, SectionId, Value};
 use crate::tree::{self, Tree};
 
 /// The host whose settings are used, and flags that override them.
 #[derive(Debug, Args, Clone)]
 pub struct HostArgs {
-    /// Treat DIR as `/` when reading Prosody's config.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-
-    /// Token host (VirtualHost) whose app_id, app_secret, signature_algorithm and
-    /// other token options are read from the Prosody config.
-    #[arg(long, value_name = "DOMAIN")]
-    pub domain: Option<String>,
-
-    /// Application id (`app_id`); overrides the host's.
-    #[arg(long, value_name = "ID")]
-    pub app_id: Option<String>,
-
-    /// Read `app_secret` from FILE (`-` for stdin; one trailing newline is dropped).
-    /// Never pass a secret on the command line.
-    #[arg(long, value_name = "FILE|-")]
-    pub app_secret_file: Option<PathBuf>,
-
-    /// Signature algorithm (`signature_algorithm`: HS256, RS256, ES256, EdDSA, ...).
-    #[arg(long, value_name = "ALG")]
-    pub alg: Option<String>,
+    /// The host whose token options are read from the Prosody config.
+    #[command(flatten)]
+    pub target: Target,
+    /// Flags that override the host's options.
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 /// A host's options after the config and the flags are combined.
@@ -51,23 +37,23 @@ pub enum KeySource {
 
 impl HostArgs {
     pub fn resolve(&self) -> Result<Settings> {
-        let mut options = match &self.domain {
-            Some(domain) => read_host_options(&self.root, domain)?,
+        let mut options = match &self.target.domain {
+            Some(domain) => read_host_options(&self.target.root, domain)?,
             None => Options::default(),
         };
-        if let Some(id) = &self.app_id {
+        if let Some(id) = &self.key.app_id {
             options.app_id = Some(id.clone());
         }
-        if let Some(path) = &self.app_secret_file {
+        if let Some(path) = &self.key.app_secret_file {
             // The same reading as `configure --app-secret-file` (one trailing newline dropped).
             let secret = crate::settings::read_secret(Some(path), None)?;
             options.app_secret = secret.map(|s| s.0);
         }
-        if let Some(alg) = &self.alg {
+        if let Some(alg) = &self.key.signature_algorithm {
             options.signature_algorithm = Some(alg.clone());
         }
         Ok(Settings {
-            domain: self.domain.clone(),
+            domain: self.target.domain.clone(),
             options,
         })
     }

@@ -143,7 +143,7 @@ fn signing_algorithm(
     host_alg: Option<&str>,
     key: &KeySource,
 ) -> Result<Algorithm> {
-    let name = args.host.alg.as_deref().or(host_alg);
+    let name = args.host.key.signature_algorithm.as_deref().or(host_alg);
     let alg = match name {
         Some(n) => n
             .parse()

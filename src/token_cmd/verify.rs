@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use base64::Engine;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use jitsi_tokens_verifier::{header, key_file, reason as r, Claims, Failure, Options, Verifier};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use super::host::HostArgs;
 use super::http;
 use super::time::{format_time, now, parse_duration, parse_time};
+use crate::cli::{AcceptedArgs, KeyServerArgs, Output};
 
 /// Verify a token exactly as Prosody will and explain every check.
 #[derive(Debug, Args)]
@@ -35,22 +36,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
 
-    /// ASAP key server base URL (`asap_key_server`): the key for header `kid` is
-    /// fetched from `<URL>/<sha256(kid)>.pem`.
-    #[arg(long, value_name = "URL")]
-    pub asap_key_server: Option<String>,
+    #[command(flatten)]
+    pub key_server: KeyServerArgs,
 
-    /// JWKS or `{kid: certificate}` document URL (`cache_keys_url`).
-    #[arg(long, value_name = "URL")]
-    pub cache_keys_url: Option<String>,
-
-    /// Accepted `iss` (`asap_accepted_issuers`; repeat; `*` for any) [default: app id].
-    #[arg(long = "issuer", value_name = "ISS")]
-    pub issuers: Vec<String>,
-
-    /// Accepted `aud` (`asap_accepted_audiences`; repeat) [default: `*`].
-    #[arg(long = "audience", value_name = "AUD")]
-    pub audiences: Vec<String>,
+    #[command(flatten)]
+    pub accepted: AcceptedArgs,
 
     /// Accept a token without `room` (`asap_require_room_claim = false`).
     #[arg(long)]
@@ -59,10 +49,6 @@ pub struct VerifyArgs {
     /// Accept a header without `typ` (`token_require_typ = false`).
     #[arg(long)]
     pub no_require_typ: bool,
-
-    /// Seconds of clock skew tolerated for exp/nbf (`token_clock_leeway`).
-    #[arg(long, value_name = "SECS")]
-    pub leeway: Option<u64>,
 
     /// Also preview the MUC join check for this room (`room` or `[tenant]room`).
     #[arg(long = "join", value_name = "ROOM")]
@@ -77,15 +63,8 @@ pub struct VerifyArgs {
     pub timeout: Duration,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Output::Human)]
     pub output: Output,
-}
-
-/// `--output`: text for people, json for scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
 }
 
 /// The checks in the order Prosody runs them (tokens.md).
@@ -188,10 +167,10 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let token = read_token(args.token.as_deref())?;
     let mut settings = args.host.resolve()?;
     let o = &mut settings.options;
-    if let Some(url) = &args.asap_key_server {
+    if let Some(url) = &args.key_server.asap_key_server {
         o.asap_key_server = Some(url.clone());
     }
-    if let Some(url) = &args.cache_keys_url {
+    if let Some(url) = &args.key_server.cache_keys_url {
         o.cache_keys_url = Some(url.clone());
     }
     if args.public_key.is_some() && o.asap_key_server.is_none() && o.cache_keys_url.is_none() {
@@ -199,11 +178,11 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
         // is such a source. This URL is never fetched: the PEM below is used instead.
         o.asap_key_server = Some(LOCAL_KEY_PLACEHOLDER.into());
     }
-    if !args.issuers.is_empty() {
-        o.asap_accepted_issuers = Some(args.issuers.clone());
+    if let Some(issuers) = &args.accepted.issuers {
+        o.asap_accepted_issuers = Some(issuers.clone());
     }
-    if !args.audiences.is_empty() {
-        o.asap_accepted_audiences = Some(args.audiences.clone());
+    if let Some(audiences) = &args.accepted.audiences {
+        o.asap_accepted_audiences = Some(audiences.clone());
     }
     if args.no_require_room {
         o.asap_require_room_claim = Some(false);
@@ -211,7 +190,7 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if args.no_require_typ {
         o.token_require_typ = Some(false);
     }
-    if let Some(l) = args.leeway {
+    if let Some(l) = args.accepted.token_clock_leeway {
         o.token_clock_leeway = Some(l);
     }
     let at = match &args.at {
@@ -251,7 +230,7 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Output::Json => {
             crate::token_cmd::output(writeln!(out, "{}", serde_json::to_string_pretty(&report)?))?
         }
-        Output::Text => crate::token_cmd::output(write_text(out, &report))?,
+        Output::Human | Output::Plain => crate::token_cmd::output(write_text(out, &report))?,
     }
     Ok(if report.valid {
         ExitCode::SUCCESS

@@ -95,15 +95,15 @@ def status(root: Path, prosody, *extra: str) -> dict:
 
 
 def live(report: dict) -> dict:
-    [check] = [c for c in report["checks"] if c["id"] == "live-login"]
+    [check] = [c for c in report["checks"] if c["check"] == "live-login"]
     return check
 
 
 def test_status_live_login(prosody, root):
     report = status(root, prosody)
     check = live(report)
-    assert check["status"] == "ok", check
-    assert "@meet.test/" in check["summary"]
+    assert check["result"] == "ok", check
+    assert "@meet.test/" in check["detail"]
     # The host's settings were read from the running server's config.
     host = report["hosts"][0]
     assert dict(host["settings"])["app_id"].startswith(lua_string(APP_ID))
@@ -118,8 +118,8 @@ def test_status_live_reports_refusal(prosody, root):
     cfg.write_text(text.replace(lua_string(SECRET), lua_string("a-secret-the-server-never-loaded")))
     report = status(root, prosody)
     check = live(report)
-    assert check["status"] == "fail"
-    assert '"Invalid signature"' in check["summary"]
+    assert check["result"] == "fail"
+    assert '"Invalid signature"' in check["detail"]
     assert "restart" in check["hint"]
     assert report["ok"] is False
 
@@ -137,7 +137,7 @@ def test_status_live_no_server(root):
     )
     assert r.returncode == 1
     check = live(json.loads(r.stdout))
-    assert check["status"] == "fail"
+    assert check["result"] == "fail"
     assert "bosh-url" in check["hint"]
 
 
@@ -178,10 +178,10 @@ def test_key_server_verify_matches_prosody(prosody, root, private_pem, kid):
 def test_status_live_key_server_host(prosody, root, private_pem):
     report = status_for(root, prosody, "keys.test", "--private-key", str(private_pem), "--kid", "e2e-rsa-key-1")
     check = live(report)
-    assert check["status"] == "ok", check
-    assert "@keys.test/" in check["summary"]
-    [ks] = [c for c in report["checks"] if c["id"] == "key-server"]
-    assert ks["status"] == "ok", ks
+    assert check["result"] == "ok", check
+    assert "@keys.test/" in check["detail"]
+    [ks] = [c for c in report["checks"] if c["check"] == "key-server"]
+    assert ks["result"] == "ok", ks
 
 
 def status_for(root: Path, prosody, domain: str, *extra: str) -> dict:

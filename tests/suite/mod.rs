@@ -2,7 +2,10 @@
 //! (bytes, symlink target, mode, mtime) to prove what changed and what did not, and
 //! the real binary run against them.
 
+mod cli_vocabulary;
 mod configure;
+mod docker_env;
+mod manpage;
 mod security_installer;
 mod status;
 mod token;
