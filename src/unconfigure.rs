@@ -27,12 +27,18 @@ pub fn main(args: UnconfigureArgs) -> ExitCode {
         },
         Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
     };
-    let domain = match args.common.target.domain.clone().map(Ok).unwrap_or_else(|| {
-        SettingsFile::load(&crate::fsops::inside(&ctx.root, &args.common.settings)?)?
-            .values()?
-            .domain
-            .ok_or_else(|| Error::Missing("--domain".into()).into())
-    }) {
+    let domain = match args
+        .common
+        .target
+        .domain
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(|| {
+            SettingsFile::load(&crate::fsops::inside(&ctx.root, &args.common.settings)?)?
+                .values()?
+                .domain
+                .ok_or_else(|| Error::Missing("--domain".into()).into())
+        }) {
         Ok(d) => d,
         Err(e) => return provision::fail(&*rep, &e, Outcome::default()),
     };

@@ -285,10 +285,12 @@ fn obtain_key(
         ));
     }
     if let Some(url) = &o.cache_keys_url {
+        // Shown as Prosody logs it: no userinfo, query values masked.
+        let shown = jitsi_tokens_verifier::loggable_url(url);
         return Ok(match http::get(url, args.timeout) {
             Ok(body) => match v.set_keys(&body) {
-                Ok(n) => KeyOutcome::Loaded(format!("{n} key(s) from cache_keys_url {url}")),
-                Err(e) => KeyOutcome::FetchFailed(format!("{url}: {e}")),
+                Ok(n) => KeyOutcome::Loaded(format!("{n} key(s) from cache_keys_url {shown}")),
+                Err(e) => KeyOutcome::FetchFailed(format!("{shown}: {e}")),
             },
             Err(e) => KeyOutcome::FetchFailed(e.to_string()),
         });
@@ -302,7 +304,7 @@ fn obtain_key(
     };
     let url = format!("{}/{}", base.trim_end_matches('/'), key_file(kid));
     Ok(match http::get_public_key(v, &url, args.timeout) {
-        Ok(pem) => KeyOutcome::Pem(pem, url),
+        Ok(pem) => KeyOutcome::Pem(pem, jitsi_tokens_verifier::loggable_url(&url)),
         Err(e) => KeyOutcome::FetchFailed(e.to_string()),
     })
 }
