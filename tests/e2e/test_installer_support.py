@@ -91,7 +91,8 @@ class ScratchRoot:
         status = subprocess.run(["dpkg-query", "-s", "prosody"], capture_output=True, check=True).stdout
         (self.root / "var/lib/dpkg/status").write_bytes(status)
         (self.root / "usr/bin").mkdir(parents=True)
-        os.symlink(shutil.which("prosody"), self.root / "usr/bin/prosody")
+        # A copy, not a link: under --root a link to /usr/bin/prosody means the root's own.
+        shutil.copy2(shutil.which("prosody"), self.root / "usr/bin/prosody")
         for sub in ("data", "certs"):
             (self.run_dir / sub).mkdir(parents=True)
         self.log = self.run_dir / "prosody.log"
