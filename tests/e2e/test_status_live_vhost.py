@@ -67,13 +67,13 @@ def test_bosh_is_per_host(vhost_prosody):
 
 def test_status_live_login_per_host_bosh(vhost_prosody, root):
     check = live(status(root, vhost_prosody, "meet.test"))
-    assert check["status"] == "ok", check
-    assert "@meet.test/" in check["summary"]
+    assert check["result"] == "ok", check
+    assert "@meet.test/" in check["detail"]
 
 
 def test_status_live_host_without_bosh(vhost_prosody, root):
     # A token host that has no BOSH of its own: the failure names the host and the fix.
     check = live(status(root, vhost_prosody, "nobosh.test"))
-    assert check["status"] == "fail", check
-    assert "HTTP 404" in check["summary"]
-    assert '"bosh"' in check["summary"] and "nobosh.test" in check["summary"], check
+    assert check["result"] == "fail", check
+    assert "HTTP 404" in check["detail"]
+    assert '"bosh"' in check["detail"] and "nobosh.test" in check["detail"], check
