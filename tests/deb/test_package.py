@@ -53,30 +53,17 @@ DENY_ALL = "#!/bin/sh\n# jitsi-meet-tokens package tests\nexit 101\n"
 APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive", DEBCONF_NONINTERACTIVE_SEEN="true")
 
 
-ASKED = os.environ.get("JITSI_MEET_TOKENS_PACKAGE_TESTS") == "1"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asked import only_when_asked, require  # noqa: E402
 
-
-def _missing():
-    """What the suite lacks on this machine; asked for (scripts/test), that fails it."""
-    if os.geteuid() != 0:
-        return "needs root (installs a package and restarts Prosody)"
-    for tool in ("dpkg-buildpackage", "apt-get", "debconf-set-selections", "setpriv", "lintian"):
-        if not shutil.which(tool):
-            return f"{tool} not installed"
-    if not Path("/usr/bin/prosody").exists():
-        return "Debian's prosody package is not installed"
-    return None
-
-
-# Skipped only when nobody asked for it; asked for, a missing tool is a failure.
-pytestmark = pytest.mark.skipif(
-    not ASKED, reason="set JITSI_MEET_TOKENS_PACKAGE_TESTS=1 to build and test the .deb (installs it on this machine)")
+pytestmark = only_when_asked("build and test the .deb (installs it on this machine)")
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _requirements():
-    if (why := _missing()) is not None:
-        pytest.fail(f"the package suite was asked for but cannot run: {why} (scripts/setup installs it)")
+    require(("dpkg-buildpackage", "apt-get", "debconf-set-selections", "setpriv", "lintian"),
+            "installs a package and restarts Prosody",
+            lambda: None if Path("/usr/bin/prosody").exists() else "Debian's prosody package is not installed")
 
 
 def run(*args, check=True, input=None, timeout=300, env=None):

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -22,18 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 PKG = "jitsi-meet-tokens"
 
 
-def _skip_reason():
-    if os.environ.get("JITSI_MEET_TOKENS_PACKAGE_TESTS") != "1":
-        return "set JITSI_MEET_TOKENS_PACKAGE_TESTS=1 to build the source package (minutes of compiling)"
-    if os.geteuid() != 0:
-        return "needs root (unshare -n)"
-    for tool in ("dpkg-source", "dpkg-buildpackage", "lintian", "unshare", "cargo"):
-        if not shutil.which(tool):
-            return f"{tool} not installed"
-    return None
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asked import only_when_asked, require  # noqa: E402
+
+pytestmark = only_when_asked("build the source package (minutes of compiling)")
 
 
-pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
+@pytest.fixture(autouse=True, scope="module")
+def _requirements():
+    require(("dpkg-source", "dpkg-buildpackage", "lintian", "unshare", "cargo"), "unshare -n")
 
 
 def run(*args, cwd=None, timeout=3600, env=None):
