@@ -11,8 +11,6 @@ local cache = require "util.cache";
 local http = require "net.http";
 local urldecode = require "util.http".urldecode;
 local new_uuid = require "util.uuid".generate;
-local base64_decode = require "util.encodings".base64.decode;
-local json = require "util.json";
 local now = require "util.time".now;
 
 local host = module.host;
@@ -306,18 +304,6 @@ end
 ---------------------------------------------------------------------------
 -- Verification and the session fields other Jitsi modules read
 
--- The token's `iss` and `sub` for a refusal line, read without verifying: the
--- native module decodes only headers, and a log line needs just these two strings.
-local function unverified_iss_sub(token)
-	local body = #token <= 16384 and token:match("^[^.]*%.([^.]*)%.");
-	if not body then return nil; end
-	body = body:gsub("%-", "+"):gsub("_", "/");
-	local ok, decoded = pcall(base64_decode, body .. ("="):rep((4 - #body % 4) % 4));
-	local claims = ok and type(decoded) == "string" and json.decode(decoded);
-	if type(claims) ~= "table" then return nil; end
-	return claims.iss, claims.sub;
-end
-
 -- Jitsi's leading words and level (administrators' searches and alerts look for
 -- them), then what identifies the token and session; never the token itself.
 local function log_refusal(session, condition, reason)
@@ -325,7 +311,9 @@ local function log_refusal(session, condition, reason)
 	if type(token) == "string" then
 		local ok, header = pcall(jt.header, token);
 		if ok and type(header) == "table" then kid = header.kid; end
-		iss, sub = unverified_iss_sub(token);
+		-- Read without verifying: only for this line.
+		local claims_ok, claims = pcall(jt.unverified_claims, token);
+		if claims_ok and type(claims) == "table" then iss, sub = claims.iss, claims.sub; end
 	end
 	local function field(v) return type(v) == "string" and printable(v) or "-"; end
 	module:log("warn", "Error verifying token err:%s, reason:%s tenant:%s room:%s kid:%s iss:%s sub:%s session:%s",

@@ -235,6 +235,30 @@ fn bad_option(key: &str, expected: &str, got: &LuaValue) -> LuaError {
     ))
 }
 
+type ToTable<'f> = &'f mut dyn FnMut(Object<'_>) -> LuaResult<LuaTable>;
+
+/// `header` / `unverified_claims`: one part of the token as a table, or nil and the
+/// verifier's reason ("Invalid token" for a value that is not a string).
+fn unverified_part<P>(lua: &Lua, token: LuaValue, part_with: P) -> LuaResult<(LuaValue, LuaValue)>
+where
+    P: FnOnce(&[u8], ToTable<'_>) -> Result<LuaResult<LuaTable>, verifier::Failure>,
+{
+    let LuaValue::String(token) = token else {
+        return Ok((
+            LuaValue::Nil,
+            LuaValue::String(lua.create_string("Invalid token")?),
+        ));
+    };
+    // Bytes that are not UTF-8 are not base64url either: "Invalid token".
+    match part_with(&token.as_bytes(), &mut |o| object_to_table(lua, o)) {
+        Ok(t) => Ok((LuaValue::Table(t?), LuaValue::Nil)),
+        Err(f) => Ok((
+            LuaValue::Nil,
+            LuaValue::String(lua.create_string(f.reason)?),
+        )),
+    }
+}
+
 #[mlua::lua_module]
 fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
     let exports = lua.create_table()?;
@@ -254,20 +278,14 @@ fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
     exports.set(
         "header",
         lua.create_function(|lua, token: LuaValue| {
-            let LuaValue::String(token) = token else {
-                return Ok((
-                    LuaValue::Nil,
-                    LuaValue::String(lua.create_string("Invalid token")?),
-                ));
-            };
-            // Bytes that are not UTF-8 are not base64url either: "Invalid token".
-            match verifier::header_with(&token.as_bytes(), |h| object_to_table(lua, h)) {
-                Ok(h) => Ok((LuaValue::Table(h?), LuaValue::Nil)),
-                Err(f) => Ok((
-                    LuaValue::Nil,
-                    LuaValue::String(lua.create_string(f.reason)?),
-                )),
-            }
+            unverified_part(lua, token, |t, f| verifier::header_with(t, f))
+        })?,
+    )?;
+    // For refusal log lines (iss, sub): decoded, never verified.
+    exports.set(
+        "unverified_claims",
+        lua.create_function(|lua, token: LuaValue| {
+            unverified_part(lua, token, |t, f| verifier::claims_unverified_with(t, f))
         })?,
     )?;
     exports.set(

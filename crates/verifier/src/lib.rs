@@ -360,6 +360,15 @@ pub fn header_with<R>(token: &[u8], f: impl FnOnce(Object<'_>) -> R) -> Result<R
     decode::header_with(token, f)
 }
 
+/// A token's claims decoded without verifying anything: for display and log lines
+/// only (`token verify`, refusal lines), never for a decision.
+pub fn claims_unverified_with<R>(
+    token: &[u8],
+    f: impl FnOnce(Object<'_>) -> R,
+) -> Result<R, Failure> {
+    decode::claims_unverified_with(token, f)
+}
+
 /// File name of `kid`'s key on an ASAP key server.
 pub fn key_file(kid: &str) -> String {
     let hash = digest::digest(&digest::SHA256, kid.as_bytes());
