@@ -96,12 +96,6 @@ local refusals = labelled_metric("counter", "refusals", "", "Token logins refuse
 local key_fetches = labelled_metric("histogram", "key_fetch", "seconds", "Key server fetches by outcome",
 	{ "outcome" }, { buckets = { 0.01, 0.05, 0.1, 0.5, 1, 2, 5 } });
 local key_cache_hits = labelled_metric("counter", "key_cache_hits", "", "Keys served from the key cache", {});
-local key_cache_hit_count = 0; -- lets verify() tell a cache hit from a fetch
-
-local function note_key_cache_hit()
-	key_cache_hit_count = key_cache_hit_count + 1;
-	key_cache_hits:with_labels():add(1);
-end
 
 ---------------------------------------------------------------------------
 -- Token and query parameters from the HTTP request that opened the session
@@ -166,7 +160,6 @@ module:hook_global("websocket-session", init_session);
 -- random kids cannot turn this server into an amplifier against the key server.
 
 local FAILING_FETCH_BUDGET = 10;
-local now = require "util.time".now;
 
 -- util.cache needs a size above 0; the verifier has already refused a bad one.
 local key_cache = cache.new(math.max(1, key_cache_size));
@@ -215,9 +208,10 @@ local function fetch_refused(kid)
 	end
 end
 
+-- The PEM for `kid` (nil when it cannot be had), and true when it came from the cache.
 local function fetch_public_key(kid)
 	local cached = key_cache:get(kid);
-	if cached and cached.expires > os.time() then note_key_cache_hit(); return cached.pem; end
+	if cached and cached.expires > os.time() then return cached.pem, true; end
 	if not async.ready() then
 		module:log("error", "Cannot wait for key %s outside an async context", printable(kid));
 		return nil;
@@ -326,10 +320,14 @@ local function verify(session, token)
 	if ok and not claims and reason == "signature verification key is missing" and key_server then
 		local header_ok, header = pcall(jt.header, token);
 		local kid = header_ok and type(header) == "table" and header.kid;
-		local hits, started = key_cache_hit_count, now();
-		local pem = type(kid) == "string" and fetch_public_key(kid);
-		if type(kid) == "string" and key_cache_hit_count == hits then
-			key_fetches:with_labels(pem and "ok" or "failed"):sample(now() - started);
+		local started, pem, from_cache = now(), nil, false;
+		if type(kid) == "string" then
+			pem, from_cache = fetch_public_key(kid);
+			if from_cache then
+				key_cache_hits:with_labels():add(1);
+			else
+				key_fetches:with_labels(pem and "ok" or "failed"):sample(now() - started);
+			end
 		end
 		if not pem then return nil, "could not obtain public key", "not-allowed"; end
 		ok, claims, reason, condition = pcall(verifier.verify, verifier, token, pem);
