@@ -109,14 +109,6 @@ VirtualHost "anon.test"
 @pytest.fixture(scope="session")
 def prosody(keyserver, blackhole):
     server = Prosody(hosts(keyserver, blackhole), global_config='muc_mapper_domain_base = "meet.test"')
-    try:
-        server.start()
+    with server.running():
         server.wait_for_log(r"Loaded 1 keys from")
         yield server
-    finally:
-        server.stop()
-    log = server.log()
-    server.cleanup()
-    assert not server.killed, "prosody ignored SIGTERM for 10 s"
-    assert "Traceback" not in log, log[-8000:]
-    assert "Error initializing module" not in log, log[-8000:]

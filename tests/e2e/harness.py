@@ -247,9 +247,6 @@ def scrape_metrics(http_port: int) -> dict[str, float]:
     return samples
 
 
-def running(server: Prosody):
-    """`server.running()` as a function, for `with running(Prosody(...)) as p:`."""
-    return server.running()
 
 
 # ---------------------------------------------------------------------------

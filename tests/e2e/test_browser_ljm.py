@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import APP_ID, REPO, SECRET, KeyServer, Prosody, mint, running
+from harness import APP_ID, REPO, SECRET, KeyServer, Prosody, mint
 
 BROWSER = REPO / "tests/browser"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; never a downloaded browser
@@ -73,7 +73,7 @@ def browser_prosody(page):
     # CORS for BOSH from the page's origin only (Prosody 0.12 allows any origin by
     # default); the app is named as mod_http names it.
     cors = f'http_cors_override = {{ bosh = {{ enabled = true, origins = {{ "{page.base}" }} }} }}'
-    with running(Prosody(HOSTS, global_config=f'muc_mapper_domain_base = "meet.test"\n{cors}')) as server:
+    with Prosody(HOSTS, global_config=f'muc_mapper_domain_base = "meet.test"\n{cors}').running() as server:
         yield server
 
 

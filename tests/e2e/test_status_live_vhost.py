@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import APP_ID, PER_HOST_HTTP_MODULES, SECRET, Prosody, running
+from harness import APP_ID, PER_HOST_HTTP_MODULES, SECRET, Prosody
 from test_status_live import config_root, live, run
 
 TOKEN_HOST = f"""
@@ -31,7 +31,7 @@ VirtualHost "nobosh.test"
 
 @pytest.fixture(scope="module")
 def vhost_prosody():
-    with running(Prosody(HOSTS, global_modules=PER_HOST_HTTP_MODULES, http_host="meet.test")) as server:
+    with Prosody(HOSTS, global_modules=PER_HOST_HTTP_MODULES, http_host="meet.test").running() as server:
         yield server
 
 
