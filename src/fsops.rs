@@ -30,7 +30,7 @@ pub fn resolve(root: &Path, p: &Path, follow_last: bool) -> Result<PathBuf> {
     let inner = p.strip_prefix(root).unwrap_or(p);
     let outside = || {
         anyhow::Error::from(crate::error::Error::BrokenConfig(format!(
-            "{} leads outside {} (through a symlink or `..`); refusing to read or write              there: fix the link or the path",
+            "{} leads outside {} (through a symlink or `..`); refusing to read or write there: fix the link or the path",
             inner.display(),
             root.display()
         )))
