@@ -120,7 +120,7 @@ fn hand_over(secret: &str) -> Result<()> {
     ];
     let pick = Select::new()
         .with_prompt("Your token issuer needs the new secret: how should you receive it?")
-        .items(&how)
+        .items(how)
         .default(0)
         .interact()
         .context("reading how to receive the secret")?;
