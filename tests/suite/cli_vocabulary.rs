@@ -8,15 +8,7 @@ const DOMAIN: &str = "meet.example.com";
 /// A Jitsi fixture configured with a known secret; its tree and the secret's file.
 fn configured() -> (Root, PathBuf) {
     let r = Root::new("jitsi");
-    let out = r
-        .configure(DOMAIN, b"vocabulary-secret", &[])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    success(&mut r.configure(DOMAIN, b"vocabulary-secret", &[]));
     let secret = r.secret_file(b"vocabulary-secret");
     (r, secret)
 }

@@ -12,15 +12,7 @@ const NASTY: &[u8] = b"q\"u'o`t\\e/&]]=[[\nnon-ascii \xc3\xbc $HOME";
 fn jitsi_host_diff_is_exactly_the_intended_lines() {
     let r = Root::new("jitsi");
     let before = r.snapshot();
-    let out = r
-        .configure("meet.example.com", b"s3cret", &["--dry-run"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = success(&mut r.configure("meet.example.com", b"s3cret", &["--dry-run"]));
     let j = json(&out);
     assert_eq!(j["changed"], true);
     assert_eq!(j["restart"], "would-restart");
@@ -53,15 +45,7 @@ fn jitsi_host_diff_is_exactly_the_intended_lines() {
 #[test]
 fn second_run_changes_nothing_and_keeps_every_mtime() {
     let r = Root::new("jitsi");
-    let out = r
-        .configure("meet.example.com", NASTY, &[])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = success(&mut r.configure("meet.example.com", NASTY, &[]));
     let j = json(&out);
     assert_eq!(j["changed"], true);
     assert_eq!(j["restart"], "skipped");
@@ -148,12 +132,7 @@ fn secret_from_stdin_and_from_the_environment() {
     c.args(["--domain", "meet.example.com", "--app-id", "myapp"])
         .args(["--non-interactive", "--no-restart", "--output", "json"])
         .env("JITSI_MEET_TOKENS_APP_SECRET", "from-env");
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = success(&mut c);
     assert_eq!(json(&out)["changed"], true, "a new secret is a change");
     assert_eq!(
         loaded(&r.file(HOST), "meet.example.com", "app_secret").unwrap(),
@@ -239,12 +218,7 @@ fn config_only_prosodys_loader_rejects_is_refused() {
 #[test]
 fn plain_prosody_gets_a_rendered_host_and_link() {
     let r = Root::new("plain");
-    let out = r.configure("meet.test", b"s", &[]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    success(&mut r.configure("meet.test", b"s", &[]));
     let link = r.file("etc/prosody/conf.d/meet.test.cfg.lua");
     assert_eq!(
         std::fs::read_link(&link).unwrap(),
@@ -277,12 +251,7 @@ fn second_token_host_stays_untouched() {
     let other = text
         .find("-- jigasi logs in")
         .expect("fixture has the jigasi host");
-    let out = r.configure("meet.example.com", b"s", &[]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    success(&mut r.configure("meet.example.com", b"s", &[]));
     let after = r.read(HOST);
     assert_ne!(after, text);
     assert!(
@@ -432,40 +401,28 @@ fn settings_file_supplies_values_and_keeps_comments() {
     )
     .unwrap();
     let sf = r.secret_file(b"s");
-    let out = r
-        .bare()
-        .args(["--app-secret-file"])
-        .arg(&sf)
-        .args([
-            "--non-interactive",
-            "--no-restart",
-            "--output",
-            "json",
-            "--native-module",
-        ])
-        .arg(&r.module)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    success(
+        r.bare()
+            .args(["--app-secret-file"])
+            .arg(&sf)
+            .args([
+                "--non-interactive",
+                "--no-restart",
+                "--output",
+                "json",
+                "--native-module",
+            ])
+            .arg(&r.module),
     );
     assert_eq!(
         loaded(&r.file(HOST), "meet.example.com", "app_id").unwrap(),
         b"from-file"
     );
     // A new value from the environment is recorded in place, comments kept.
-    let out = r
-        .bare()
-        .args(["--non-interactive", "--no-restart", "--output", "json"])
-        .env("JITSI_MEET_TOKENS_APP_ID", "from-env")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    success(
+        r.bare()
+            .args(["--non-interactive", "--no-restart", "--output", "json"])
+            .env("JITSI_MEET_TOKENS_APP_ID", "from-env"),
     );
     assert_eq!(
         std::fs::read_to_string(&s).unwrap(),

@@ -6,16 +6,11 @@ use clap::CommandFactory;
 
 fn pages() -> (tempfile::TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
-    let out = cmd()
-        .args(["man", "--dir"])
-        .arg(dir.path())
-        .env("SOURCE_DATE_EPOCH", "1767225600")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    success(
+        cmd()
+            .args(["man", "--dir"])
+            .arg(dir.path())
+            .env("SOURCE_DATE_EPOCH", "1767225600"),
     );
     let mut files: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

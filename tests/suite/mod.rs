@@ -299,3 +299,15 @@ pub fn assert_same(after: &Snapshot, before: &Snapshot, what: &str) {
     }
     assert!(diffs.is_empty(), "{what}:\n{}", diffs.join("\n"));
 }
+
+/// Run `c`; it must exit 0 (a failure shows what it printed on both streams).
+pub fn success(c: &mut Command) -> std::process::Output {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -171,12 +171,7 @@ fn validation_runs_config_code_as_prosody_never_as_root() {
         who.display()
     ));
     std::fs::write(&main, text).unwrap();
-    let out = r.configure("meet.test", b"s", &[]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    success(&mut r.configure("meet.test", b"s", &[]));
     let ran_as = std::fs::read_to_string(&who).expect("the loader ran the config");
     assert_eq!(
         ran_as.trim(),
@@ -235,15 +230,7 @@ fn a_symlinked_host_file_is_edited_where_it_lives_and_restored_exactly() {
     std::fs::rename(r.file(HOST), &target).unwrap();
     std::os::unix::fs::symlink("../hosts/meet.cfg.lua", r.file(HOST)).unwrap();
     let original = std::fs::read(&target).unwrap();
-    let out = r
-        .configure("meet.example.com", b"s3cret-linked", &[])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    success(&mut r.configure("meet.example.com", b"s3cret-linked", &[]));
     assert_eq!(
         std::fs::read_link(r.file(HOST)).unwrap(),
         Path::new("../hosts/meet.cfg.lua"),
@@ -297,15 +284,7 @@ fn a_killed_run_leaves_no_copy_of_the_secret_after_the_next_run() {
         "the kill left the staged copy"
     );
 
-    let out = r
-        .configure("meet.example.com", secret, &[])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    success(&mut r.configure("meet.example.com", secret, &[]));
     let allowed = |p: &Path| p == r.file(HOST) || p.starts_with(r.file(&format!("{STATE}/hosts")));
     let left: Vec<_> = files_holding(&r.path(), secret)
         .into_iter()
@@ -335,25 +314,19 @@ fn a_secret_from_the_environment_never_reaches_a_child() {
     let seen = tools.path().join("env");
     let path = fake_prosodyctl(tools.path(), &format!("env > {}; exit 0", seen.display()));
     let secret = "s3cret-env-9c2e";
-    let out = r
-        .bare()
-        .args(["--domain", "meet.example.com", "--app-id", "myapp"])
-        .args([
-            "--non-interactive",
-            "--no-restart",
-            "--output",
-            "json",
-            "--native-module",
-        ])
-        .arg(&r.module)
-        .env("JITSI_MEET_TOKENS_APP_SECRET", secret)
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    success(
+        r.bare()
+            .args(["--domain", "meet.example.com", "--app-id", "myapp"])
+            .args([
+                "--non-interactive",
+                "--no-restart",
+                "--output",
+                "json",
+                "--native-module",
+            ])
+            .arg(&r.module)
+            .env("JITSI_MEET_TOKENS_APP_SECRET", secret)
+            .env("PATH", path),
     );
     let env = std::fs::read_to_string(&seen).expect("prosodyctl ran");
     assert!(!env.contains(secret), "the child saw the secret:\n{env}");

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use super::{cmd, copy_tree, exit_and_json, write};
+use super::{cmd, copy_tree, exit_and_json, success, write};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -544,15 +544,10 @@ fn status_passes_after_configure() {
         .unwrap();
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();
-    let out = cmd()
-        .args(["token", "verify", "--app-id", "myapp", "--app-secret-file"])
-        .arg(&secret)
-        .arg(token.trim())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    success(
+        cmd()
+            .args(["token", "verify", "--app-id", "myapp", "--app-secret-file"])
+            .arg(&secret)
+            .arg(token.trim()),
     );
 }

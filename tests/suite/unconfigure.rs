@@ -9,19 +9,9 @@ const PROSODY: &[&str] = &["etc/prosody"];
 fn round_trip(fixture: &str, domain: &str) {
     let r = Root::new(fixture);
     let before = only(&r.snapshot(), PROSODY);
-    let out = r.configure(domain, b"s\"e\\c]]ret", &[]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    success(&mut r.configure(domain, b"s\"e\\c]]ret", &[]));
     assert_ne!(only(&r.snapshot(), PROSODY), before);
-    let out = r.unconfigure(domain).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = success(&mut r.unconfigure(domain));
     let j = json(&out);
     assert_eq!(j["changed"], true);
     let after = only(&r.snapshot(), PROSODY);
@@ -73,12 +63,7 @@ fn edits_made_after_configure_survive_unconfigure() {
         .read(host)
         .replace("    lobby_muc =", "    my_option = 1\n    lobby_muc =");
     std::fs::write(r.file(host), &edited).unwrap();
-    let out = r.unconfigure("meet.example.com").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    success(&mut r.unconfigure("meet.example.com"));
     let expected = original.replace("    lobby_muc =", "    my_option = 1\n    lobby_muc =");
     assert_eq!(r.read(host), expected, "our changes undone, theirs kept");
 }
