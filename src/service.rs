@@ -142,7 +142,7 @@ impl Service {
                      confirmed: set pidfile to a path inside {root}, {fix}"
                 ))
             }
-            Some(p) if !p.starts_with(&self.root) => {
+            Some(p) if self.leaves_root(p) => {
                 return Some(format!(
                     "its pidfile {} lies outside --root {root} (a Prosody started from \
                      the root would write there): set pidfile to a path inside {root}, {fix}",
@@ -151,20 +151,32 @@ impl Service {
             }
             Some(_) => {}
         }
-        if !self.config.starts_with(&self.root) {
+        if self.leaves_root(&self.config) {
             return Some(format!(
                 "its config {} lies outside --root {root}; {fix}",
                 self.config.display()
             ));
         }
-        let bin = self.root.join("usr/bin/prosody");
-        (!bin.exists()).then(|| {
-            format!(
+        match self.root_program() {
+            Ok(bin) if bin.exists() => None,
+            Ok(bin) => Some(format!(
                 "there is no {}: under --root only the root's own Prosody is started; \
                  install or link it there, {fix}",
                 bin.display()
-            )
-        })
+            )),
+            Err(e) => Some(format!("{e:#}, {fix}")),
+        }
+    }
+
+    /// A host path (as the config names it) that is not under the root, or whose
+    /// links lead out of it ([`crate::fsops::resolve`]).
+    fn leaves_root(&self, p: &Path) -> bool {
+        !p.starts_with(&self.root) || crate::fsops::resolve(&self.root, p, true).is_err()
+    }
+
+    /// The root's `/usr/bin/prosody`, its links resolved inside the root.
+    fn root_program(&self) -> Result<PathBuf> {
+        crate::fsops::inside(&self.root, "/usr/bin/prosody")
     }
 
     /// "; its log: PATH" when the config names a log file.
@@ -234,8 +246,8 @@ impl Service {
                 };
                 method = self.run_service_command(runner, &cmd)?;
             } else {
-                let prosody = match self.root.join("usr/bin/prosody") {
-                    p if p.exists() => p,
+                let prosody = match self.root_program() {
+                    Ok(p) if p.exists() => p,
                     // Only on `/` (outside_root() refused a scratch root without it).
                     _ => which::which("prosody")
                         .context("prosody is not in PATH: install the prosody package")?,
@@ -524,5 +536,32 @@ mod tests {
         assert_eq!(loopback_for("*"), "127.0.0.1");
         assert_eq!(loopback_for("::"), "::1");
         assert_eq!(loopback_for("127.0.0.1"), "127.0.0.1");
+    }
+
+    /// Under a scratch root, only the root's own Prosody program is started: a link
+    /// to the machine's `/usr/bin/prosody` is the root's own path (a loop), and a
+    /// relative link that climbs out of the root is refused, like every other path.
+    #[test]
+    fn the_program_under_a_root_is_resolved_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::create_dir_all(root.join("run")).unwrap();
+        let mut s = service(root.to_str().unwrap());
+        s.config = root.join("etc/prosody/prosody.cfg.lua");
+        s.pidfile = Some(root.join("run/prosody.pid"));
+        let bin = root.join("usr/bin/prosody");
+
+        std::os::unix::fs::symlink("/usr/bin/prosody", &bin).unwrap();
+        assert!(s.outside_root().is_some(), "a link to the host's program");
+        std::fs::remove_file(&bin).unwrap();
+        std::os::unix::fs::symlink("../../../outside/prosody", &bin).unwrap();
+        let why = s.outside_root().expect("a link out of the root");
+        assert!(why.contains("leads outside"), "{why}");
+        std::fs::remove_file(&bin).unwrap();
+        std::fs::write(root.join("usr/bin/prosody.real"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink("prosody.real", &bin).unwrap();
+        assert_eq!(s.outside_root(), None, "a link inside the root");
+        assert_eq!(s.root_program().unwrap(), root.join("usr/bin/prosody.real"));
     }
 }
