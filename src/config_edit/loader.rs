@@ -20,7 +20,17 @@ package.cpath = lib .. "/?.so;" .. package.cpath
 -- those names (what /usr/bin/prosody does first). Older Prosody has no loader.
 if not pcall(require, "prosody.loader") then pcall(require, "loader") end
 local cm = require "core.configmanager"
+-- Every function called while the config runs (the loader's own, metamethods, and
+-- anything a value smuggled in): a config that only sets options calls the same
+-- functions whatever its values are.
+local calls = {}
+debug.sethook(function()
+  local i = debug.getinfo(2, "nS")
+  local src = i.source == "@" .. cfg and "config" or i.short_src
+  calls[#calls + 1] = (i.name or "?") .. "@" .. src .. ":" .. i.linedefined
+end, "c")
 local ok, _, err = cm.load(cfg)
+debug.sethook()
 if not ok then
   io.stderr:write(tostring(err), "\n")
   os.exit(3)
@@ -60,7 +70,10 @@ local warnings = {}
 if type(err) == "table" then
   for _, w in ipairs(err) do warnings[#warnings + 1] = '"' .. hex(tostring(w)) .. '"' end
 end
-io.write('{"hosts":[', table.concat(hosts, ","), '],"warnings":[', table.concat(warnings, ","), "]}")
+local traced = {}
+for n, c in ipairs(calls) do traced[n] = '"' .. hex(c) .. '"' end
+io.write('{"hosts":[', table.concat(hosts, ","), '],"warnings":[', table.concat(warnings, ","),
+  '],"calls":[', table.concat(traced, ","), "]}")
 "#;
 
 /// A value as Prosody's loader holds it.
@@ -111,6 +124,8 @@ impl LoadedValue {
 pub struct LoadedConfig {
     pub hosts: BTreeMap<String, BTreeMap<String, LoadedValue>>,
     pub warnings: Vec<String>,
+    /// The functions called while the config ran, in order (`name@source:line`).
+    pub calls: Vec<String>,
 }
 
 impl LoadedConfig {
@@ -352,6 +367,10 @@ impl Loader {
         for w in json["warnings"].as_array().ok_or_else(bad)? {
             let w = unhex(w.as_str().ok_or_else(bad)?).ok_or_else(bad)?;
             cfg.warnings.push(String::from_utf8_lossy(&w).into_owned());
+        }
+        for c in json["calls"].as_array().ok_or_else(bad)? {
+            let c = unhex(c.as_str().ok_or_else(bad)?).ok_or_else(bad)?;
+            cfg.calls.push(String::from_utf8_lossy(&c).into_owned());
         }
         Ok(cfg)
     }

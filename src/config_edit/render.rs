@@ -173,7 +173,8 @@ pub fn check_written_values(
     };
     let skeleton = render_host(&desired(("a", b"s", &["i".to_string()])))
         .map_err(|e| format!("render: {e}"))?;
-    let want_shape = shape(&loader.load_text(&skeleton).map_err(|e| e.to_string())?);
+    let skeleton = loader.load_text(&skeleton).map_err(|e| e.to_string())?;
+    let want_shape = shape(&skeleton);
     let text = render_host(&desired(first)).map_err(|e| format!("render: {e}"))?;
     let edited = super::apply_desired(&text, &desired(second))
         .map_err(|e| format!("edit: {e}"))?
@@ -184,6 +185,13 @@ pub fn check_written_values(
         if cfg.hosts.len() != 3 || shape(&cfg) != want_shape {
             return Err(format!(
                 "hosts {names:?} or their options are not the template's:\n{t}"
+            ));
+        }
+        // Values that ran as code would call something the skeleton never does.
+        if cfg.calls != skeleton.calls {
+            return Err(format!(
+                "loading called {:?}, the template alone {:?}:\n{t}",
+                cfg.calls, skeleton.calls
             ));
         }
         let (_, host) = cfg

@@ -1104,3 +1104,21 @@ mod random_edits {
         check_against_loader(&edited);
     }
 }
+
+/// The loader's call trace is what lets the value-writer property say "runs no code":
+/// a value that escaped its literal and called anything shows up in it.
+#[test]
+fn the_loader_traces_code_a_config_runs() {
+    let loader = Loader::default();
+    let plain = "VirtualHost \"a.example\"\napp_id = \"x\"\n";
+    let sneaky = "VirtualHost \"a.example\"\napp_id = \"x\" .. string.rep(\"y\", 1)\n";
+    let other_value = "VirtualHost \"a.example\"\napp_id = \"os.execute('id')\"\n";
+    let calls = |t: &str| loader.load_text(t).unwrap().calls;
+    assert!(!calls(plain).is_empty(), "the loader itself runs");
+    assert_eq!(calls(plain), calls(other_value));
+    let extra: Vec<String> = calls(sneaky)
+        .into_iter()
+        .filter(|c| !calls(plain).contains(c))
+        .collect();
+    assert!(extra.iter().any(|c| c.starts_with("rep@")), "{extra:?}");
+}
