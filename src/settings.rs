@@ -227,16 +227,34 @@ fn set_keep_decor(d: &mut DocumentMut, k: &str, mut new: Item) {
 /// The one rule for a domain, wherever it comes from (flags, settings file,
 /// prompts, debconf and Ansible through this binary): a host name by IDNA (UTS #46
 /// with STD3 rules: letters, digits and inner hyphens per label), every label 1 to
-/// 63 and the whole name at most 253 bytes in its ASCII form, no trailing dot.
-/// Checked before anything is rendered, edited or loaded.
+/// 63 and the whole name at most 253 bytes in its ASCII form, no trailing dot;
+/// and a name Prosody's nameprep leaves as it is (lower case, no bidi mix). Checked before anything is rendered, edited or loaded.
 pub fn check_domain(domain: &str) -> Result<(), crate::error::Error> {
-    match idna::domain_to_ascii_strict(domain) {
-        Ok(_) if !domain.is_empty() => Ok(()),
-        _ => Err(crate::error::Error::Usage(format!(
-            "{:?} is not a valid host name for --domain: use letters, digits, hyphens and \
-             dots between labels (e.g. meet.example.com)",
-            domain
-        ))),
+    let usage = |why: String| Err(crate::error::Error::Usage(why));
+    let Ok(ascii) = idna::domain_to_ascii_strict(domain) else {
+        return usage(format!(
+            "{domain:?} is not a valid host name for --domain: use letters, digits, hyphens \
+             and dots between labels (e.g. meet.example.com)"
+        ));
+    };
+    if domain.is_empty() {
+        return usage(
+            "\"\" is not a valid host name for --domain: give one, e.g. meet.example.com".into(),
+        );
+    }
+    // Prosody names a host by the nameprep of the whole name (its bidi rule spans
+    // labels, unlike IDNA's): a name it changes or refuses would not be our host.
+    match stringprep::nameprep(domain) {
+        Ok(p) if p == domain => Ok(()),
+        Ok(p) => usage(format!(
+            "{domain:?} is not a valid host name for --domain as given: Prosody calls \
+             it {p:?}; give that"
+        )),
+        Err(_) => usage(format!(
+            "{domain:?} is not a valid host name for --domain: Prosody's nameprep refuses \
+             it (mixed right-to-left and left-to-right text, or characters it does not \
+             know); give its ASCII form {ascii:?}"
+        )),
     }
 }
 
