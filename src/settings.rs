@@ -243,17 +243,19 @@ pub fn check_domain(domain: &str) -> Result<(), crate::error::Error> {
         );
     }
     // Prosody names a host by the nameprep of the whole name (its bidi rule spans
-    // labels, unlike IDNA's): a name it changes or refuses would not be our host.
+    // labels, unlike IDNA's): a name it changes or refuses would not be our host,
+    // nor would the components named `<label>.<domain>` beside it.
+    let component = format!("conference.{domain}");
     match stringprep::nameprep(domain) {
-        Ok(p) if p == domain => Ok(()),
-        Ok(p) => usage(format!(
+        Ok(p) if p == domain && stringprep::nameprep(&component).is_ok() => Ok(()),
+        Ok(p) if p != domain => usage(format!(
             "{domain:?} is not a valid host name for --domain as given: Prosody calls \
              it {p:?}; give that"
         )),
-        Err(_) => usage(format!(
+        _ => usage(format!(
             "{domain:?} is not a valid host name for --domain: Prosody's nameprep refuses \
-             it (mixed right-to-left and left-to-right text, or characters it does not \
-             know); give its ASCII form {ascii:?}"
+             it or its components' names (mixed right-to-left and left-to-right \
+             text, or characters it does not know); give its ASCII form {ascii:?}"
         )),
     }
 }
