@@ -530,6 +530,11 @@ mod tests {
         let (p404, _) = serve(|_, _| reply("404 Not Found", "", "<html>>ANONYMOUS<</html>"));
         let (p500, _) = serve(|_, _| reply("500 Internal Server Error", "", ""));
         let (garbage, _) = serve(|_, _| "garbage\r\n".into());
+        // The word in a page that is not a BOSH session is no token login.
+        let (html, _) = serve(|_, _| reply("200 OK", "", "<html><p>>ANONYMOUS<</p></html>"));
+        let e = probe(html, Expect::TokenLogin).unwrap_err();
+        assert!(e.contains("other than a BOSH session"), "{e}");
+        assert_eq!(probe(html, Expect::Alive), Ok(()));
         assert_eq!(probe(anonymous, Expect::TokenLogin), Ok(()));
         assert_eq!(probe(anonymous, Expect::Alive), Ok(()));
         let e = probe(plain, Expect::TokenLogin).unwrap_err();
