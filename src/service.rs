@@ -11,10 +11,10 @@
 //! domain (offering ANONYMOUS, i.e. token login, when we configured it).
 
 use crate::runner::{Cmd, Runner};
+use crate::status::live::Probe;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -369,44 +369,35 @@ impl Service {
             .with_context(|| format!("c2s port {}:{} does not answer", self.c2s.0, self.c2s.1))?;
             return Ok(());
         };
-        let body = format!(
-            "<body content='text/xml; charset=utf-8' hold='1' rid='1000' to='{}' ver='1.6' wait='1' \
-             xml:lang='en' xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' \
-             xmpp:version='1.0'/>",
-            xml_escape(domain)
-        );
-        // Prosody routes HTTP by Host: a BOSH endpoint enabled on the VirtualHost
-        // only answers for the domain's name.
-        let reply = match http_post(host, *port, domain, "/http-bind", &body) {
-            Ok(r) => r,
-            // Any HTTP answer proves the server is up (the domain may be gone).
-            Err(e) if expect == Expect::Alive && e.to_string().contains("answered HTTP") => {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        let url = match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(_)) => format!("http://[{host}]:{port}/http-bind"),
+            _ => format!("http://{host}:{port}/http-bind"),
         };
-        match expect {
-            Expect::Alive => Ok(()),
-            Expect::TokenLogin if reply.contains(">ANONYMOUS<") => Ok(()),
-            Expect::TokenLogin => bail!(
-                "BOSH on {host}:{port} answers but {domain} offers no token login (ANONYMOUS): \
-                 the token module did not load; its answer: {}",
-                reply
-                    .split_once("\r\n\r\n")
-                    .map_or(reply.as_str(), |(_, body)| body)
-                    .chars()
-                    .take(300)
-                    .collect::<String>()
-            ),
-        }
+        judge(
+            crate::status::live::probe(&url, domain, Duration::from_secs(5)),
+            expect,
+            &format!("BOSH on {host}:{port}"),
+            domain,
+        )
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('\'', "&apos;")
-        .replace('"', "&quot;")
+/// Whether a BOSH probe's outcome is the answer `expect` asks for.
+fn judge(outcome: Probe, expect: Expect, bosh: &str, domain: &str) -> Result<()> {
+    match (outcome, expect) {
+        (Probe::Offers(m), _) if m.iter().any(|m| m == "ANONYMOUS") => Ok(()),
+        // Any HTTP answer proves the server is up (the domain may be gone).
+        (Probe::Offers(_) | Probe::Status(_) | Probe::NotBosh(_), Expect::Alive) => Ok(()),
+        (Probe::Offers(m), Expect::TokenLogin) => bail!(
+            "{bosh} answers but {domain} offers no token login (ANONYMOUS): the token module \
+             did not load; it offers SASL {m:?}"
+        ),
+        (Probe::Status(n), Expect::TokenLogin) => bail!("{bosh} answered HTTP {n} for {domain}"),
+        (Probe::NotBosh(body), Expect::TokenLogin) => {
+            bail!("{bosh} answered {domain} with something other than a BOSH session: {body}")
+        }
+        (Probe::Failed(f), _) => bail!("{bosh}: {f}"),
+    }
 }
 
 fn first_addr(host: &str, port: u16) -> Result<std::net::SocketAddr> {
@@ -414,31 +405,6 @@ fn first_addr(host: &str, port: u16) -> Result<std::net::SocketAddr> {
         .to_socket_addrs()?
         .next()
         .with_context(|| format!("cannot resolve {host}"))
-}
-
-/// Minimal HTTP/1.0 POST over loopback: we only need the status and the body of one
-/// request, so a client library would add weight without adding safety.
-fn http_post(host: &str, port: u16, vhost: &str, path: &str, body: &str) -> Result<String> {
-    let addr = first_addr(host, port)?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .with_context(|| format!("BOSH port {host}:{port} does not answer"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.set_write_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: {vhost}\r\nContent-Type: text/xml; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply)
-        .with_context(|| format!("reading the BOSH reply from {host}:{port}"))?;
-    let reply = String::from_utf8_lossy(&reply).into_owned();
-    let status = reply.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
-        bail!("BOSH on {host}:{port} answered HTTP {status:?}");
-    }
-    Ok(reply)
 }
 
 /// The address to reach a listener bound to `iface` from this machine.
@@ -529,6 +495,70 @@ mod tests {
         );
         std::fs::write(&pf, "garbage").unwrap();
         assert_eq!(running_pid(&pf), None);
+    }
+
+    /// The restart probe decides on the typed outcome of one BOSH request: only a
+    /// session offering ANONYMOUS is a token login; for "alive" any HTTP answer does.
+    #[test]
+    fn the_probe_judges_each_answer() {
+        use crate::token_cmd::http::testing::{closed_port, reply, serve, tarpit};
+        let probe = |port: u16, expect: Expect| {
+            let mut s = service("/");
+            s.bosh = Some(("127.0.0.1".into(), port));
+            s.probe("meet.test", expect).map_err(|e| format!("{e:#}"))
+        };
+        let (anonymous, _) = serve(|_, _| {
+            reply(
+                "200 OK",
+                "",
+                "<body sid='1' xmlns='http://jabber.org/protocol/httpbind'><stream:features \
+                 xmlns:stream='http://etherx.jabber.org/streams'><mechanisms \
+                 xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>ANONYMOUS</mechanism>\
+                 </mechanisms></stream:features></body>",
+            )
+        });
+        let (plain, _) = serve(|_, _| {
+            reply(
+                "200 OK",
+                "",
+                "<body sid='1' xmlns='http://jabber.org/protocol/httpbind'><stream:features \
+                 xmlns:stream='http://etherx.jabber.org/streams'><mechanisms \
+                 xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>\
+                 </mechanisms></stream:features></body>",
+            )
+        });
+        let (p404, _) = serve(|_, _| reply("404 Not Found", "", "<html>>ANONYMOUS<</html>"));
+        let (p500, _) = serve(|_, _| reply("500 Internal Server Error", "", ""));
+        let (garbage, _) = serve(|_, _| "garbage\r\n".into());
+        // The word in a page that is not a BOSH session is no token login.
+        let (html, _) = serve(|_, _| reply("200 OK", "", "<html><p>>ANONYMOUS<</p></html>"));
+        let e = probe(html, Expect::TokenLogin).unwrap_err();
+        assert!(e.contains("other than a BOSH session"), "{e}");
+        assert_eq!(probe(html, Expect::Alive), Ok(()));
+        assert_eq!(probe(anonymous, Expect::TokenLogin), Ok(()));
+        assert_eq!(probe(anonymous, Expect::Alive), Ok(()));
+        let e = probe(plain, Expect::TokenLogin).unwrap_err();
+        assert!(
+            e.contains("offers no token login") && e.contains("PLAIN"),
+            "{e}"
+        );
+        assert_eq!(probe(plain, Expect::Alive), Ok(()));
+        for (port, status) in [(p404, 404), (p500, 500)] {
+            assert_eq!(probe(port, Expect::Alive), Ok(()), "{status}");
+            let e = probe(port, Expect::TokenLogin).unwrap_err();
+            assert!(
+                e.ends_with(&format!("answered HTTP {status} for meet.test")),
+                "{e}"
+            );
+        }
+        for expect in [Expect::Alive, Expect::TokenLogin] {
+            let e = probe(garbage, expect).unwrap_err();
+            assert!(e.contains("is not HTTP"), "{e}");
+            let e = probe(closed_port(), expect).unwrap_err();
+            assert!(e.contains("connection refused"), "{e}");
+        }
+        let e = probe(tarpit(), Expect::Alive).unwrap_err();
+        assert!(e.contains("no answer within the timeout"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jitsi_tokens_verifier::{mint, Options, SigningKey, Verifier};
+use jitsi_tokens_verifier::{loggable_url, mint, Options, SigningKey, Verifier};
 use serde::Serialize;
 
 use super::live::{self, Login};
@@ -15,7 +15,8 @@ use crate::fsops::under;
 use crate::native;
 use crate::runner::{Cmd, Runner};
 use crate::token_cmd::host::{Found, HostConfig};
-use crate::token_cmd::{http, mint::basic_claims, time};
+use crate::token_cmd::http::{self, Failure};
+use crate::token_cmd::{mint::basic_claims, time};
 use crate::tree::{self, Tree};
 
 /// What a token host is set to (never the secret itself).
@@ -26,27 +27,54 @@ pub struct HostSummary {
     pub settings: Vec<Setting>,
 }
 
+/// A config value typed for JSON: string, number, boolean, list of strings, or the
+/// Lua source text of an expression.
+fn typed(v: &Value) -> serde_json::Value {
+    let text = |b: &[u8]| serde_json::Value::String(String::from_utf8_lossy(b).into_owned());
+    match v {
+        Value::Str(s) => text(s),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::List(items) => items.iter().map(|i| text(i)).collect(),
+        Value::Other(src) => serde_json::Value::String(src.clone()),
+    }
+}
+
+/// `/etc/...:12` as file and line.
+fn location(at: &str) -> (Option<String>, Option<usize>) {
+    match at.rsplit_once(':') {
+        Some((file, line)) => (Some(file.to_owned()), line.parse().ok()),
+        None => (Some(at.to_owned()), None),
+    }
+}
+
 impl Setting {
     /// `found` at `/etc/...:12`, its value typed for JSON.
     fn found(name: &str, f: &Found) -> Setting {
-        let (file, line) = match f.at.rsplit_once(':') {
-            Some((file, line)) => (Some(file.to_owned()), line.parse().ok()),
-            None => (Some(f.at.clone()), None),
-        };
-        let text = |b: &[u8]| serde_json::Value::String(String::from_utf8_lossy(b).into_owned());
-        let value = match &f.value {
-            Value::Str(s) => text(s),
-            Value::Int(i) => serde_json::Value::from(*i),
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::List(items) => items.iter().map(|i| text(i)).collect(),
-            Value::Other(src) => serde_json::Value::String(src.clone()),
-        };
+        let (file, line) = location(&f.at);
         Setting {
             name: name.to_owned(),
-            value,
+            value: typed(&f.value),
             file,
             line,
             note: None,
+        }
+    }
+}
+
+impl Check {
+    /// The value found in the config, and where.
+    fn found(&mut self, f: &Found) -> &mut Self {
+        (self.file, self.line) = location(&f.at);
+        self.value = typed(&f.value);
+        self
+    }
+
+    /// [`Check::found`] when something was found.
+    fn found_opt(&mut self, f: Option<&Found>) -> &mut Self {
+        match f {
+            Some(f) => self.found(f),
+            None => self,
         }
     }
 }
@@ -69,40 +97,70 @@ impl Collector {
         id: &'static str,
         host: Option<&str>,
         status: Status,
-        summary: impl Into<String>,
+        detail: Option<String>,
         hint: Option<String>,
-    ) {
+    ) -> &mut Check {
         self.report.checks.push(Check {
             id,
             host: host.map(str::to_owned),
             status,
-            summary: summary.into(),
+            value: serde_json::Value::Null,
+            file: None,
+            line: None,
+            detail,
             hint,
         });
+        self.report.checks.last_mut().expect("just pushed")
     }
-    fn ok(&mut self, id: &'static str, host: Option<&str>, summary: impl Into<String>) {
-        self.push(id, host, Status::Ok, summary, None);
+    fn ok(
+        &mut self,
+        id: &'static str,
+        host: Option<&str>,
+        detail: impl Into<String>,
+    ) -> &mut Check {
+        self.push(id, host, Status::Ok, Some(detail.into()), None)
+    }
+    /// Passed, and the value found says it all.
+    fn ok_found(&mut self, id: &'static str, host: Option<&str>, f: &Found) {
+        self.push(id, host, Status::Ok, None, None).found(f);
     }
     fn fail(
         &mut self,
         id: &'static str,
         host: Option<&str>,
-        summary: impl Into<String>,
+        detail: impl Into<String>,
         hint: impl Into<String>,
-    ) {
-        self.push(id, host, Status::Fail, summary, Some(hint.into()));
+    ) -> &mut Check {
+        self.push(
+            id,
+            host,
+            Status::Fail,
+            Some(detail.into()),
+            Some(hint.into()),
+        )
     }
     fn warn(
         &mut self,
         id: &'static str,
         host: Option<&str>,
-        summary: impl Into<String>,
+        detail: impl Into<String>,
         hint: impl Into<String>,
-    ) {
-        self.push(id, host, Status::Warn, summary, Some(hint.into()));
+    ) -> &mut Check {
+        self.push(
+            id,
+            host,
+            Status::Warn,
+            Some(detail.into()),
+            Some(hint.into()),
+        )
     }
-    fn skip(&mut self, id: &'static str, host: Option<&str>, summary: impl Into<String>) {
-        self.push(id, host, Status::Skip, summary, None);
+    fn skip(
+        &mut self,
+        id: &'static str,
+        host: Option<&str>,
+        detail: impl Into<String>,
+    ) -> &mut Check {
+        self.push(id, host, Status::Skipped, Some(detail.into()), None)
     }
     fn installed(&mut self, name: &str, what: impl Into<String>) {
         self.report.installed.push(Installed {
@@ -143,18 +201,21 @@ pub fn collect(args: &StatusArgs, runner: &dyn Runner) -> Report {
                     None,
                     "no enabled VirtualHost has authentication = \"token\"",
                     "run `jitsi-meet-tokens configure --domain DOMAIN --app-id ID --app-secret-file FILE`",
-                );
+                )
+                .value(Vec::<String>::new());
             }
             for d in &domains {
                 host(&mut c, &tree, d, args);
             }
         }
-        Err(e) => c.fail(
-            "config",
-            None,
-            format!("cannot read Prosody's config: {e:#}"),
-            "fix the file named above (`prosodyctl check config` shows Prosody's view)",
-        ),
+        Err(e) => {
+            c.fail(
+                "config",
+                None,
+                format!("cannot read Prosody's config: {e:#}"),
+                "fix the file named above (`prosodyctl check config` shows Prosody's view)",
+            );
+        }
     }
     clock(&mut c);
     c.report.ok = !c.report.checks.iter().any(|ch| ch.status == Status::Fail);
@@ -182,7 +243,8 @@ fn prosody(c: &mut Collector, root: &Path, runner: &dyn Runner) -> Option<System
                     sys.prosody.version,
                     detect::MIN_PROSODY
                 ),
-            );
+            )
+            .value(sys.prosody.version.to_string());
             Some(sys)
         }
         Err(e) => {
@@ -225,7 +287,8 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
                  (cargo build --release -p jitsi-tokens-lua{features}) and run configure with --native-module FILE",
                 sys.lua
             ),
-        );
+        )
+        .file(&shown);
         return;
     }
     if no_load {
@@ -234,7 +297,8 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
             "native-module",
             None,
             format!("{shown} is present (not loaded: --no-load)"),
-        );
+        )
+        .file(&shown);
         return;
     }
     let lua = format!("lua{}", sys.lua);
@@ -249,7 +313,8 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
             None,
             format!("{shown} is present; {lua} is not installed here to load it"),
             format!("install {lua} to let status prove the module loads"),
-        );
+        )
+        .file(&shown);
         return;
     };
     // Only this directory on the cpath, so the file under test is the one loaded.
@@ -266,7 +331,9 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
                     "native-module",
                     None,
                     format!("{shown} loads in {lua} (version {version})"),
-                );
+                )
+                .value(version)
+                .file(&shown);
             } else {
                 c.warn(
                     "native-module",
@@ -276,7 +343,9 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
                         env!("CARGO_PKG_VERSION")
                     ),
                     "reinstall the package so the module and the tools match",
-                );
+                )
+                .value(version)
+                .file(&shown);
             }
         }
         Ok(out) => {
@@ -295,50 +364,54 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
                 None,
                 format!("{shown} does not load in {lua}: {err}"),
                 hint,
-            );
+            )
+            .file(&shown);
         }
-        Err(e) => c.warn(
-            "native-module",
-            None,
-            format!("could not run {lua}: {e:#}"),
-            "check the Lua installation",
-        ),
+        Err(e) => {
+            c.warn(
+                "native-module",
+                None,
+                format!("could not run {lua}: {e:#}"),
+                "check the Lua installation",
+            )
+            .file(&shown);
+        }
     }
 }
 
 fn plugins(c: &mut Collector, root: &Path) {
     let dir = under(root, DEFAULT_PLUGIN_DIR);
-    let missing: Vec<&str> = [
+    let (present, missing): (Vec<&str>, Vec<&str>) = [
         "mod_auth_token.lua",
         "mod_token_verification.lua",
         "mod_presence_identity.lua",
     ]
     .into_iter()
-    .filter(|f| !dir.join(f).is_file())
-    .collect();
-    if missing.is_empty() {
+    .partition(|f| dir.join(f).is_file());
+    let check = if missing.is_empty() {
         c.ok(
             "plugins",
             None,
             format!("Prosody plugins present in {DEFAULT_PLUGIN_DIR}"),
-        );
+        )
     } else {
         c.fail(
             "plugins",
             None,
             format!("missing in {DEFAULT_PLUGIN_DIR}: {}", missing.join(", ")),
             "install the jitsi-meet-tokens package (it ships the plugins there)",
-        );
-    }
+        )
+    };
+    check.value(present).file(DEFAULT_PLUGIN_DIR);
 }
 
 fn include(c: &mut Collector, tree: &Tree) {
-    if tree.includes_confd {
+    let check = if tree.includes_confd {
         c.ok(
             "include",
             None,
             format!("{} includes conf.d/*.cfg.lua", tree.main.shown),
-        );
+        )
     } else {
         c.fail(
             "include",
@@ -348,8 +421,9 @@ fn include(c: &mut Collector, tree: &Tree) {
                 "add the line `Include \"conf.d/*.cfg.lua\"` at the end of {} (or run configure with --fix-include)",
                 tree.main.shown
             ),
-        );
-    }
+        )
+    };
+    check.value(tree.includes_confd).file(&tree.main.shown);
 }
 
 /// Enabled VirtualHosts whose effective `authentication` is "token".
@@ -373,17 +447,11 @@ fn token_hosts(tree: &Tree) -> Vec<String> {
     names
 }
 
+/// A config value as written in the file (an expression as its source text).
 fn show(v: &Value) -> String {
     match v {
-        Value::Str(s) => format!("{:?}", String::from_utf8_lossy(s)),
-        Value::List(items) => {
-            let items: Vec<String> = items
-                .iter()
-                .map(|i| format!("{:?}", String::from_utf8_lossy(i)))
-                .collect();
-            format!("{{ {} }}", items.join(", "))
-        }
-        other => other.to_lua(),
+        Value::Other(src) => src.clone(),
+        v => super::show(&typed(v)),
     }
 }
 
@@ -391,6 +459,7 @@ fn list_has(v: Option<&Value>, item: &str) -> bool {
     matches!(v, Some(Value::List(items)) if items.iter().any(|i| i == item.as_bytes()))
 }
 
+/// Every check of one token host, in the order an administrator fixes them.
 fn host(c: &mut Collector, tree: &Tree, domain: &str, args: &StatusArgs) {
     let d = Some(domain);
     let hc = match HostConfig::from_tree(tree, domain) {
@@ -405,6 +474,24 @@ fn host(c: &mut Collector, tree: &Tree, domain: &str, args: &StatusArgs) {
             return;
         }
     };
+    let muc = muc_domain(&hc, domain);
+    c.report.hosts.push(host_summary(tree, &hc, domain, &muc));
+    authentication(c, &hc, domain);
+    let (options, verifier) = token_options(c, &hc, d);
+    plugin_paths(c, &hc, d);
+    c2s_require_encryption(c, &hc, domain);
+    token_verification(c, tree, &hc, d, &muc);
+    presence_identity(c, &hc, domain);
+    if let (Some(o), Some(v)) = (&options, &verifier) {
+        key_source(c, &hc, o, v, d, args.timeout);
+    }
+    if args.live {
+        live_login(c, &hc, options.as_ref(), verifier.as_ref(), domain, args);
+    }
+}
+
+/// What the host is set to, as `status` lists it (the secret only described).
+fn host_summary(tree: &Tree, hc: &HostConfig, domain: &str, muc: &str) -> HostSummary {
     let files = tree
         .files_with_host(domain)
         .iter()
@@ -439,43 +526,50 @@ fn host(c: &mut Collector, tree: &Tree, domain: &str, args: &StatusArgs) {
             ..Setting::found("app_secret", &f)
         });
     }
-    let muc = muc_domain(&hc, domain);
     settings.push(Setting {
         name: "MUC component".to_owned(),
-        value: serde_json::Value::String(muc.clone()),
+        value: serde_json::Value::String(muc.to_owned()),
         file: None,
         line: None,
         note: None,
     });
-    c.report.hosts.push(HostSummary {
+    HostSummary {
         domain: domain.to_owned(),
         files,
         settings,
-    });
-
-    match hc.effective("authentication") {
-        Some(f) if f.value == Value::str("token") => {
-            c.ok("authentication", d, format!("\"token\" ({})", f.at))
-        }
-        other => c.fail(
-            "authentication",
-            d,
-            format!(
-                "authentication is {}",
-                other.map_or("not set".into(), |f| format!(
-                    "{} ({})",
-                    show(&f.value),
-                    f.at
-                ))
-            ),
-            format!(
-                "set authentication = \"token\" on VirtualHost \"{domain}\" (configure does this)"
-            ),
-        ),
     }
+}
 
+fn authentication(c: &mut Collector, hc: &HostConfig, domain: &str) {
+    let d = Some(domain);
+    match hc.effective("authentication") {
+        Some(f) if f.value == Value::str("token") => c.ok_found("authentication", d, &f),
+        other => {
+            c.fail(
+                "authentication",
+                d,
+                format!(
+                    "authentication is {}",
+                    other.as_ref().map_or("not set".into(), |f| show(&f.value))
+                ),
+                format!(
+                    "set authentication = \"token\" on VirtualHost \"{domain}\" (configure does this)"
+                ),
+            )
+            .found_opt(other.as_ref());
+        }
+    }
+}
+
+/// The host's token options as the verifier judges them; both are `None` when
+/// Prosody's module would refuse them.
+fn token_options(
+    c: &mut Collector,
+    hc: &HostConfig,
+    d: Option<&str>,
+) -> (Option<Options>, Option<Verifier>) {
     let options = match hc.options() {
-        Ok(o) => Some(o),
+        Ok(o) => o,
         Err(e) => {
             c.fail(
                 "token-options",
@@ -483,52 +577,58 @@ fn host(c: &mut Collector, tree: &Tree, domain: &str, args: &StatusArgs) {
                 format!("{e:#}"),
                 "set the token options as literal values",
             );
-            None
+            return (None, None);
         }
     };
-    let verifier = options
-        .as_ref()
-        .and_then(|o| match Verifier::new(o.clone()) {
-            Ok(v) => {
-                let how = if v.uses_public_keys() {
-                    "public keys"
-                } else {
-                    "app_secret"
-                };
-                c.ok(
-                    "token-options",
-                    d,
-                    format!("{} with {how}, accepted by the verifier", v.algorithm()),
-                );
-                Some(v)
-            }
-            Err(e) => {
-                c.fail(
-                    "token-options",
-                    d,
-                    "Prosody's token module would refuse these options",
-                    e.0,
-                );
-                None
-            }
-        });
-
-    plugin_paths(c, &hc, d);
-
-    match hc.effective("c2s_require_encryption") {
-        Some(f) if f.value == Value::Bool(false) => c.ok("c2s_require_encryption", d, format!("false ({})", f.at)),
-        other => c.fail(
-            "c2s_require_encryption",
-            d,
-            format!(
-                "c2s_require_encryption is {}: Prosody refuses logins over plain BOSH/WebSocket behind the web proxy",
-                other.map_or("not set (Prosody's default is true)".into(), |f| format!("{} ({})", show(&f.value), f.at))
-            ),
-            format!("set c2s_require_encryption = false on VirtualHost \"{domain}\""),
-        ),
+    match Verifier::new(options.clone()) {
+        Ok(v) => {
+            let how = if v.uses_public_keys() {
+                "public keys"
+            } else {
+                "app_secret"
+            };
+            c.ok(
+                "token-options",
+                d,
+                format!("{} with {how}, accepted by the verifier", v.algorithm()),
+            )
+            .value(v.algorithm().to_string());
+            (Some(options), Some(v))
+        }
+        Err(e) => {
+            c.fail(
+                "token-options",
+                d,
+                "Prosody's token module would refuse these options",
+                e.0,
+            );
+            (Some(options), None)
+        }
     }
+}
 
-    let comp = SectionId::component(&muc);
+fn c2s_require_encryption(c: &mut Collector, hc: &HostConfig, domain: &str) {
+    let d = Some(domain);
+    match hc.effective("c2s_require_encryption") {
+        Some(f) if f.value == Value::Bool(false) => c.ok_found("c2s_require_encryption", d, &f),
+        other => {
+            c.fail(
+                "c2s_require_encryption",
+                d,
+                format!(
+                    "c2s_require_encryption is {}: Prosody refuses logins over plain BOSH/WebSocket behind the web proxy",
+                    other.as_ref().map_or("not set (Prosody's default is true)".into(), |f| show(&f.value))
+                ),
+                format!("set c2s_require_encryption = false on VirtualHost \"{domain}\""),
+            )
+            .found_opt(other.as_ref());
+        }
+    }
+}
+
+/// The MUC component exists and checks room joins against tokens.
+fn token_verification(c: &mut Collector, tree: &Tree, hc: &HostConfig, d: Option<&str>, muc: &str) {
+    let comp = SectionId::component(muc);
     let has_component = tree
         .files()
         .any(|f| f.sections.iter().any(|s| s.same_host(&comp)));
@@ -544,34 +644,33 @@ fn host(c: &mut Collector, tree: &Tree, domain: &str, args: &StatusArgs) {
         comp_modules.as_ref().map(|f| &f.value),
         "token_verification",
     ) {
-        c.ok("token_verification", d, format!("enabled on {muc}"));
+        c.ok("token_verification", d, format!("enabled on {muc}"))
+            .found_opt(comp_modules.as_ref());
     } else {
         c.fail(
             "token_verification",
             d,
             format!("\"token_verification\" is not in modules_enabled of Component \"{muc}\": any token joins any room"),
             format!("add \"token_verification\" to modules_enabled of Component \"{muc}\" (configure does this)"),
-        );
+        )
+        .found_opt(comp_modules.as_ref());
     }
+}
 
+fn presence_identity(c: &mut Collector, hc: &HostConfig, domain: &str) {
+    let d = Some(domain);
     let host_modules = hc.effective("modules_enabled");
-    if list_has(host_modules.as_ref().map(|f| &f.value), "presence_identity") {
-        c.ok("presence_identity", d, "enabled");
+    let check = if list_has(host_modules.as_ref().map(|f| &f.value), "presence_identity") {
+        c.ok("presence_identity", d, "enabled")
     } else {
         c.warn(
             "presence_identity",
             d,
             "\"presence_identity\" is not in modules_enabled: other participants do not see the token's user",
             format!("add \"presence_identity\" to modules_enabled of VirtualHost \"{domain}\""),
-        );
-    }
-
-    if let (Some(o), Some(v)) = (&options, &verifier) {
-        key_source(c, o, v, d, args.timeout);
-    }
-    if args.live {
-        live_login(c, &hc, options.as_ref(), verifier.as_ref(), domain, args);
-    }
+        )
+    };
+    check.found_opt(host_modules.as_ref());
 }
 
 /// tokens.md: `muc_mapper_domain`, else `<muc_mapper_domain_prefix>.<base>`.
@@ -600,13 +699,13 @@ fn plugin_paths(c: &mut Collector, hc: &HostConfig, d: Option<&str>) {
         _ => Vec::new(),
     };
     let pos = |p: &str| paths.iter().position(|x| x == p);
-    match (pos(ours), pos(jitsi)) {
+    let check = match (pos(ours), pos(jitsi)) {
         (None, _) => c.fail(
             "plugin_paths",
             d,
             format!(
                 "plugin_paths {} lacks {ours}: Prosody cannot find mod_auth_token",
-                found.map_or("is not set".into(), |f| format!("= {} ({})", show(&f.value), f.at))
+                found.as_ref().map_or("is not set".into(), |f| format!("= {}", show(&f.value)))
             ),
             format!("put \"{DEFAULT_PLUGIN_DIR}\" first in plugin_paths (configure does this)"),
         ),
@@ -617,64 +716,84 @@ fn plugin_paths(c: &mut Collector, hc: &HostConfig, d: Option<&str>) {
             format!("move \"{DEFAULT_PLUGIN_DIR}\" ahead of Jitsi's directory"),
         ),
         _ => c.ok("plugin_paths", d, format!("contains {ours}")),
-    }
+    };
+    check.found_opt(found.as_ref());
 }
 
-fn key_source(c: &mut Collector, o: &Options, v: &Verifier, d: Option<&str>, timeout: Duration) {
-    if let Some(url) = &o.cache_keys_url {
-        match http::fetch(url, timeout) {
-            Ok(f) => {
-                if let Some(date) = f.date {
-                    c.remote_dates.push((url.clone(), date));
-                }
+/// The key server (or JWKS URL) answers as Prosody's key fetch needs.
+fn key_source(
+    c: &mut Collector,
+    hc: &HostConfig,
+    o: &Options,
+    v: &Verifier,
+    d: Option<&str>,
+    timeout: Duration,
+) {
+    let (option, url) = match (&o.cache_keys_url, &o.asap_key_server) {
+        (Some(url), _) => ("cache_keys_url", url),
+        (None, Some(url)) => ("asap_key_server", url),
+        (None, None) => {
+            c.skip("key-server", d, "not used (app_secret)");
+            return;
+        }
+    };
+    let shown = loggable_url(url);
+    let found = hc.effective(option);
+    let check = match http::get_answer(url, timeout) {
+        Err(failure) => {
+            let hint = match failure {
+                Failure::Refused => "nothing listens there: check the URL's host and port, and that the key server runs",
+                Failure::TimedOut => "check the firewall between this server and the key server (or give a longer --timeout)",
+                Failure::UnknownHost => "check the host name in the URL and this server's DNS",
+                Failure::NotHttp(_) => "that port serves something other than HTTP: check the URL's scheme and port",
+                _ => "check the URL, DNS and the firewall from this server",
+            };
+            c.fail(
+                "key-server",
+                d,
+                format!("{option} {shown}: {failure}"),
+                hint,
+            )
+        }
+        Ok(f) => {
+            if let Some(date) = f.date {
+                c.remote_dates.push((shown.clone(), date));
+            }
+            if option == "cache_keys_url" {
                 match (f.status, v.set_keys(&f.body)) {
                     (200, Ok(n)) => c.ok(
                         "key-server",
                         d,
-                        format!("cache_keys_url {url} serves {n} key(s)"),
+                        format!("{option} {shown} serves {n} key(s)"),
                     ),
                     (200, Err(e)) => c.fail(
                         "key-server",
                         d,
-                        format!("cache_keys_url {url}: {e}"),
+                        format!("{option} {shown}: {e}"),
                         "serve a JWKS or a {kid: certificate} map",
                     ),
                     (s, _) => c.fail(
                         "key-server",
                         d,
-                        format!("cache_keys_url {url}: HTTP {s}"),
+                        format!("{option} {shown}: HTTP {s}"),
                         "check the URL",
                     ),
                 }
-            }
-            Err(e) => c.fail(
-                "key-server",
-                d,
-                format!("{e:#}"),
-                "check the URL, DNS and the firewall from this server",
-            ),
-        }
-    } else if let Some(url) = &o.asap_key_server {
-        // Keys live at <url>/<sha256(kid)>.pem; without a kid, any HTTP answer proves
-        // the server is reachable.
-        match http::fetch(url, timeout) {
-            Ok(f) => {
-                if let Some(date) = f.date {
-                    c.remote_dates.push((url.clone(), date));
-                }
-                // Without a kid no key path is known: a 2xx proves the server serves,
-                // a 403/404 at the base only that it is reachable; anything else fails.
+            } else {
+                // Keys live at <url>/<sha256(kid)>.pem, and without a kid no key path
+                // is known: a 2xx proves the server serves, a 403/404 at the base only
+                // that it is reachable; anything else fails.
                 match f.status {
                     200..=299 => c.ok(
                         "key-server",
                         d,
-                        format!("asap_key_server {url} answers (HTTP {})", f.status),
+                        format!("{option} {shown} answers (HTTP {})", f.status),
                     ),
                     403 | 404 => c.warn(
                         "key-server",
                         d,
                         format!(
-                            "asap_key_server {url} is reachable (HTTP {} at its base URL), \
+                            "{option} {shown} is reachable (HTTP {} at its base URL), \
                              but no key was fetched: none is known without a kid",
                             f.status
                         ),
@@ -683,21 +802,14 @@ fn key_source(c: &mut Collector, o: &Options, v: &Verifier, d: Option<&str>, tim
                     s => c.fail(
                         "key-server",
                         d,
-                        format!("asap_key_server {url}: HTTP {s}"),
+                        format!("{option} {shown}: HTTP {s}"),
                         "check the key server (its log) and the URL",
                     ),
                 }
             }
-            Err(e) => c.fail(
-                "key-server",
-                d,
-                format!("{e:#}"),
-                "check the URL, DNS and the firewall from this server",
-            ),
         }
-    } else {
-        c.skip("key-server", d, "not used (app_secret)");
-    }
+    };
+    check.found_opt(found.as_ref());
 }
 
 fn clock(c: &mut Collector) {
@@ -731,16 +843,17 @@ fn clock(c: &mut Collector) {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let skew = now - remote;
-        if skew.abs() > MAX_SKEW {
+        let check = if skew.abs() > MAX_SKEW {
             c.fail(
                 "clock",
                 None,
                 format!("this clock is {skew} s off {url}'s: fresh tokens may fail exp/nbf"),
                 "synchronise clocks with NTP, or set token_clock_leeway",
-            );
+            )
         } else {
-            c.ok("clock", None, format!("within {} s of {url}", skew.abs()));
-        }
+            c.ok("clock", None, format!("within {} s of {url}", skew.abs()))
+        };
+        check.value(skew);
     }
 }
 
@@ -816,11 +929,14 @@ fn live_login(
         .clone()
         .unwrap_or_else(|| default_bosh_url(hc));
     match live::login(&url, domain, &token, args.timeout) {
-        Ok(Login::Bound(jid)) => c.ok(
-            "live-login",
-            d,
-            format!("token login over {url} succeeded as {jid}"),
-        ),
+        Ok(Login::Bound(jid)) => {
+            c.ok(
+                "live-login",
+                d,
+                format!("token login over {url} succeeded as {jid}"),
+            )
+            .value(jid);
+        }
         Ok(Login::Refused { condition, text }) => {
             // The same token through the verifier with the config on disk: if that
             // accepts it, the running server has other settings than the files.
@@ -840,14 +956,17 @@ fn live_login(
                 d,
                 format!("the server refused the token: <{condition}/> \"{text}\""),
                 hint,
+            )
+            .value(condition);
+        }
+        Err(e) => {
+            c.fail(
+                "live-login",
+                d,
+                format!("{e:#}"),
+                "is Prosody running with mod_bosh? Give the endpoint with --bosh-url",
             );
         }
-        Err(e) => c.fail(
-            "live-login",
-            d,
-            format!("{e:#}"),
-            "is Prosody running with mod_bosh? Give the endpoint with --bosh-url",
-        ),
     }
 }
 

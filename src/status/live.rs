@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use quick_xml::escape::escape;
 use quick_xml::events::Event;
 use quick_xml::{Reader, XmlVersion};
+
+use crate::token_cmd::http;
 
 const HTTPBIND: &str = "http://jabber.org/protocol/httpbind";
 
@@ -110,6 +112,66 @@ fn parse(xml: &str) -> Result<Parsed> {
     Ok(out)
 }
 
+/// The request that opens a BOSH session for `domain`, the server holding each
+/// request at most `wait` seconds.
+fn session_request(domain: &str, wait: u32) -> String {
+    format!(
+        "<body content='text/xml; charset=utf-8' hold='1' rid='1000' to='{}' ver='1.6' wait='{wait}' \
+         xml:lang='en' xmlns='{HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>",
+        escape(domain)
+    )
+}
+
+/// One POST of `body` to a BOSH endpoint, routed to `domain`: Prosody routes HTTP by
+/// Host, and BOSH enabled in the VirtualHost's modules_enabled (as Jitsi does)
+/// answers only for the domain's name.
+fn post(
+    agent: &ureq::Agent,
+    url: &str,
+    domain: &str,
+    token: Option<&str>,
+    body: &str,
+) -> std::result::Result<http::Fetched, http::Failure> {
+    let mut req = agent
+        .post(url)
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .header("Host", domain);
+    if let Some(t) = token {
+        req = req.query("token", t);
+    }
+    http::answer(req.send(body))
+}
+
+/// What a BOSH endpoint answered to a session request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// A BOSH session response; the SASL mechanisms its stream features offer.
+    Offers(Vec<String>),
+    /// An HTTP status other than 200.
+    Status(u16),
+    /// HTTP 200 with a body that is not a BOSH session response (an excerpt of it).
+    NotBosh(String),
+    /// No HTTP answer.
+    Failed(http::Failure),
+}
+
+/// Open a BOSH session for `domain` at `url` and read the mechanisms offered.
+pub fn probe(url: &str, domain: &str, timeout: Duration) -> Probe {
+    let agent = http::agent(timeout);
+    let f = match post(&agent, url, domain, None, &session_request(domain, 1)) {
+        Ok(f) => f,
+        Err(e) => return Probe::Failed(e),
+    };
+    if f.status != 200 {
+        return Probe::Status(f.status);
+    }
+    let text = String::from_utf8_lossy(&f.body);
+    match parse(&text) {
+        Ok(p) if p.sid.is_some() => Probe::Offers(p.mechanisms),
+        _ => Probe::NotBosh(text.chars().take(300).collect()),
+    }
+}
+
 struct Session {
     agent: ureq::Agent,
     url: String,
@@ -120,26 +182,22 @@ struct Session {
 }
 
 impl Session {
-    fn request(&self) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
-        self.agent
-            .post(&self.url)
-            .query("token", &self.token)
-            .header("Content-Type", "text/xml; charset=utf-8")
-            // Prosody routes HTTP by Host: BOSH enabled in the VirtualHost's
-            // modules_enabled (as Jitsi does) answers only for the domain's name.
-            .header("Host", &self.domain)
+    fn send(&self, body: &str) -> std::result::Result<http::Fetched, http::Failure> {
+        post(
+            &self.agent,
+            &self.url,
+            &self.domain,
+            Some(&self.token),
+            body,
+        )
     }
 
     fn post(&self, body: &str) -> Result<Parsed> {
-        let mut resp = self
-            .request()
+        let f = self
             .send(body)
-            .with_context(|| format!("POST {}", self.url))?;
-        let status = resp.status();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .context("reading the BOSH response")?;
+            .map_err(|e| anyhow!("POST {}: {e}", self.url))?;
+        let status = f.status;
+        let text = String::from_utf8_lossy(&f.body);
         if status == 404 {
             bail!(
                 "POST {} (Host: {}): HTTP 404: no BOSH endpoint for {} there; check the path \
@@ -195,7 +253,7 @@ impl Session {
 /// Log in to `domain` at `url` (`http://127.0.0.1:5280/http-bind`) with `token`.
 pub fn login(url: &str, domain: &str, token: &str, timeout: Duration) -> Result<Login> {
     // Every request carries `wait='10'`; the HTTP timeout must exceed it.
-    let agent = crate::token_cmd::http::agent(timeout.max(Duration::from_secs(15)));
+    let agent = http::agent(timeout.max(Duration::from_secs(15)));
     let mut s = Session {
         agent,
         url: url.to_owned(),
@@ -205,10 +263,7 @@ pub fn login(url: &str, domain: &str, token: &str, timeout: Duration) -> Result<
         sid: String::new(),
     };
     let to = escape(domain);
-    let first = s.post(&format!(
-        "<body content='text/xml; charset=utf-8' hold='1' rid='1000' to='{to}' ver='1.6' wait='10' \
-         xml:lang='en' xmlns='{HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>"
-    ))?;
+    let first = s.post(&session_request(domain, 10))?;
     s.sid = first
         .sid
         .clone()
@@ -256,13 +311,57 @@ fn terminate(s: &mut Session) -> Result<()> {
         s.rid,
         escape(&s.sid)
     );
-    s.request().send(&body)?;
+    s.send(&body)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token_cmd::http::testing::{closed_port, reply, serve, tarpit};
+    use crate::token_cmd::http::Failure;
+
+    const FEATURES: &str = "<body sid='s1' xmlns='http://jabber.org/protocol/httpbind'>\
+        <stream:features xmlns:stream='http://etherx.jabber.org/streams'>\
+        <mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>ANONYMOUS</mechanism>\
+        </mechanisms></stream:features></body>";
+
+    /// Each kind of answer to a session request gets its own outcome.
+    #[test]
+    fn probe_outcomes() {
+        let probe = |port: u16| {
+            super::probe(
+                &format!("http://127.0.0.1:{port}/http-bind"),
+                "meet.test",
+                Duration::from_millis(1500),
+            )
+        };
+        let (port, _) = serve(|_, _| reply("200 OK", "", FEATURES));
+        assert_eq!(probe(port), Probe::Offers(vec!["ANONYMOUS".into()]));
+        // The text ANONYMOUS outside a <mechanism> element offers nothing.
+        let (port, _) = serve(|_, _| {
+            reply(
+                "200 OK",
+                "",
+                "<body sid='s1' xmlns='http://jabber.org/protocol/httpbind'><!-- >ANONYMOUS< --></body>",
+            )
+        });
+        assert_eq!(probe(port), Probe::Offers(vec![]));
+        let (port, _) = serve(|_, _| reply("404 Not Found", "", "<html>Not Found</html>"));
+        assert_eq!(probe(port), Probe::Status(404));
+        let (port, _) = serve(|_, _| reply("500 Internal Server Error", "", ""));
+        assert_eq!(probe(port), Probe::Status(500));
+        let (port, _) = serve(|_, _| reply("200 OK", "", "<html><p>>ANONYMOUS<</p></html>"));
+        assert!(matches!(probe(port), Probe::NotBosh(b) if b.starts_with("<html>")));
+        let (port, _) = serve(|_, _| "\x15\x03\x01garbage, not HTTP\r\n".into());
+        assert!(
+            matches!(probe(port), Probe::Failed(Failure::NotHttp(_))),
+            "{:?}",
+            probe(port)
+        );
+        assert_eq!(probe(tarpit()), Probe::Failed(Failure::TimedOut));
+        assert_eq!(probe(closed_port()), Probe::Failed(Failure::Refused));
+    }
 
     #[test]
     fn parses_features_failure_and_bind() {

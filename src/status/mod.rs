@@ -65,24 +65,66 @@ pub enum Status {
     Ok,
     Warn,
     Fail,
-    Skip,
+    Skipped,
 }
 
-/// One check's verdict. The JSON names (`check`, `result`, `detail`, `hint`) are
-/// those of `token verify`'s checks; the schema is in the man page (JSON OUTPUT).
+/// One check's verdict, typed: what was found (`value`), where (`file`, `line`),
+/// and what to do (`hint`). Every field is always present, null when it does not
+/// apply. `check`, `result`, `detail` and `hint` are the names `token verify` uses
+/// for the same ideas; the schema is in README and the man page (JSON OUTPUT).
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     #[serde(rename = "check")]
     pub id: &'static str,
-    /// The host it concerns (none for system-wide checks).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The host it concerns (null for system-wide checks).
     pub host: Option<String>,
     #[serde(rename = "result")]
     pub status: Status,
-    #[serde(rename = "detail")]
-    pub summary: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The value found: a setting's value as Prosody reads it, a version, a URL...
+    pub value: serde_json::Value,
+    /// Where it was found: a config file and line, or the file checked.
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    /// One sentence for people; null when the value and its place say it all.
+    pub detail: Option<String>,
     pub hint: Option<String>,
+}
+
+impl Check {
+    pub fn value(&mut self, v: impl Into<serde_json::Value>) -> &mut Self {
+        self.value = v.into();
+        self
+    }
+
+    pub fn file(&mut self, f: impl Into<String>) -> &mut Self {
+        self.file = Some(f.into());
+        self
+    }
+
+    /// The check's line of human output: its sentence (or its value), then the
+    /// config line it was found at.
+    fn summary(&self) -> String {
+        let text = match &self.detail {
+            Some(d) => d.clone(),
+            None => show(&self.value),
+        };
+        match (&self.file, self.line) {
+            (Some(f), Some(l)) => format!("{text} ({f}:{l})"),
+            _ => text,
+        }
+    }
+}
+
+/// A JSON value as written in Prosody's config (`"token"`, `false`, `{ "a", "b" }`).
+fn show(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => format!("{s:?}"),
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(show).collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// What is installed: a package, the native module, ...
@@ -144,8 +186,8 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         for st in &h.settings {
             let shown = match (&st.note, &st.value) {
                 (Some(note), _) => format!("({note})"),
-                (None, serde_json::Value::String(s)) => format!("{s:?}"),
-                (None, v) => v.to_string(),
+                (None, serde_json::Value::Array(_)) => st.value.to_string(),
+                (None, v) => show(v),
             };
             match (&st.file, st.line) {
                 (Some(f), Some(l)) => writeln!(out, "  {:<26} {shown}  ({f}:{l})", st.name)?,
@@ -159,13 +201,13 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             Status::Ok => "ok",
             Status::Warn => "warn",
             Status::Fail => "FAIL",
-            Status::Skip => "skip",
+            Status::Skipped => "skip",
         };
         let what = match &c.host {
             Some(h) => format!("{} [{h}]", c.id),
             None => c.id.to_owned(),
         };
-        writeln!(out, "  {mark:<5} {what:<40} {}", c.summary)?;
+        writeln!(out, "  {mark:<5} {what:<40} {}", c.summary())?;
         if let Some(h) = &c.hint {
             writeln!(out, "  {:<5} {:<40} fix: {h}", "", "")?;
         }

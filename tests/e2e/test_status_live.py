@@ -104,6 +104,8 @@ def test_status_live_login(prosody, root):
     check = live(report)
     assert check["result"] == "ok", check
     assert "@meet.test/" in check["detail"]
+    # Typed: the value is the JID bound, not a sentence.
+    assert check["value"].split("/", 1)[0].endswith("@meet.test") and " " not in check["value"], check
     # The host's settings were read from the running server's config.
     host = report["hosts"][0]
     settings = {s["name"]: s for s in host["settings"]}
@@ -122,6 +124,7 @@ def test_status_live_reports_refusal(prosody, root):
     assert check["result"] == "fail"
     assert '"Invalid signature"' in check["detail"]
     assert "restart" in check["hint"]
+    assert check["value"] == "not-allowed", check
     assert report["ok"] is False
 
 

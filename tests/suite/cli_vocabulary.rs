@@ -261,8 +261,8 @@ fn jitsi_tokens_header(token: &str) -> String {
     )
 }
 
-/// `status --output json` carries typed settings (value, file, line) and checks
-/// named as `token verify`'s are (check, result, detail, hint).
+/// `status --output json` carries typed settings and checks (value, file, line),
+/// their other fields named as `token verify`'s are (check, result, detail, hint).
 #[test]
 fn status_json_is_typed_and_shares_the_check_shape_with_verify() {
     let (r, _) = configured();
@@ -327,10 +327,20 @@ fn status_json_is_typed_and_shares_the_check_shape_with_verify() {
     let (_, verified) = exit_and_json(&out);
     let keys = |c: &serde_json::Value| {
         let mut k: Vec<String> = c.as_object().unwrap().keys().cloned().collect();
-        k.retain(|k| k != "host" && k != "hint");
         k.sort();
         k
     };
-    assert_eq!(keys(&report["checks"][0]), ["check", "detail", "result"]);
-    assert_eq!(keys(&verified["checks"][0]), ["check", "detail", "result"]);
+    // status's checks are typed records (value, file, line beside them); every
+    // field token verify's checks have, status's have under the same name.
+    assert_eq!(
+        keys(&report["checks"][0]),
+        ["check", "detail", "file", "hint", "host", "line", "result", "value"]
+    );
+    for c in verified["checks"].as_array().unwrap() {
+        let status_keys = keys(&report["checks"][0]);
+        assert!(
+            keys(c).iter().all(|k| status_keys.contains(k)),
+            "{c} has a field status's checks lack"
+        );
+    }
 }

@@ -128,7 +128,7 @@ fn healthy_tree_passes() {
     ] {
         assert_eq!(check(&report, id)["result"], "ok", "{id}: {report:#}");
     }
-    assert_eq!(check(&report, "key-server")["result"], "skip");
+    assert_eq!(check(&report, "key-server")["result"], "skipped");
     // The host was found without --domain (authentication = "token"), and the
     // secret is described, never shown.
     let host = &report["hosts"][0];
@@ -140,6 +140,133 @@ fn healthy_tree_passes() {
         .as_str()
         .unwrap()
         .starts_with("HS256"));
+}
+
+/// Every check is one typed record: the same fields, always present, each of its
+/// type (null when it does not apply).
+fn assert_schema(report: &Value) {
+    for c in report["checks"].as_array().unwrap() {
+        let mut keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["check", "detail", "file", "hint", "host", "line", "result", "value"],
+            "{c}"
+        );
+        assert!(c["check"].is_string(), "{c}");
+        assert!(
+            ["ok", "warn", "fail", "skipped"].contains(&c["result"].as_str().unwrap()),
+            "{c}"
+        );
+        for text in ["detail", "file", "hint", "host"] {
+            assert!(c[text].is_null() || c[text].is_string(), "{text}: {c}");
+        }
+        assert!(c["line"].is_null() || c["line"].is_u64(), "{c}");
+        assert!(
+            c["line"].is_null() || c["file"].is_string(),
+            "a line has a file: {c}"
+        );
+        // The value is typed, never an object, and no string carries a location.
+        assert!(!c["value"].is_object(), "{c}");
+        for s in [&c["value"], &c["detail"]] {
+            let at_line = |s: &str| {
+                s.match_indices(".cfg.lua:")
+                    .any(|(i, m)| s[i + m.len()..].starts_with(|ch: char| ch.is_ascii_digit()))
+            };
+            assert!(!s.as_str().is_some_and(at_line), "{c}");
+        }
+        // Something to do accompanies every failure and warning.
+        if c["result"] == "fail" || c["result"] == "warn" {
+            assert!(c["hint"].is_string(), "{c}");
+        }
+    }
+}
+
+/// The values, files and lines of a healthy host's checks.
+#[test]
+fn checks_carry_typed_values_and_where_they_were_found() {
+    let t = tree(MAIN, HOST);
+    let (_, report) = status(t.path(), &["--no-load"]);
+    assert_schema(&report);
+    let host_file = "/etc/prosody/conf.avail/meet.test.cfg.lua";
+    let line_of = |needle: &str| HOST.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let c = check(&report, "authentication");
+    assert_eq!(c["value"], "token", "{c}");
+    assert_eq!(c["file"], host_file, "{c}");
+    assert_eq!(c["line"], line_of("authentication ="), "{c}");
+    assert_eq!(c["host"], "meet.test", "{c}");
+    assert!(c["detail"].is_null() && c["hint"].is_null(), "{c}");
+    let c = check(&report, "c2s_require_encryption");
+    assert_eq!(c["value"], false, "{c}");
+    assert_eq!(c["line"], line_of("c2s_require_encryption"), "{c}");
+    let c = check(&report, "plugin_paths");
+    assert_eq!(
+        c["value"],
+        serde_json::json!([
+            "/usr/share/jitsi-meet-tokens/prosody-plugins/",
+            "/usr/share/jitsi-meet/prosody-plugins/"
+        ]),
+        "{c}"
+    );
+    assert_eq!(c["line"], line_of("plugin_paths"), "{c}");
+    let c = check(&report, "token_verification");
+    assert_eq!(c["value"], serde_json::json!(["token_verification"]), "{c}");
+    assert_eq!(c["line"], line_of("{ \"token_verification\" }"), "{c}");
+    let c = check(&report, "presence_identity");
+    assert_eq!(
+        c["value"],
+        serde_json::json!(["bosh", "presence_identity"]),
+        "{c}"
+    );
+    assert_eq!(check(&report, "token-options")["value"], "HS256");
+    assert_eq!(
+        check(&report, "prosody-version")["value"],
+        "0.12.3-1+deb12u1"
+    );
+    assert!(check(&report, "prosody-version")["host"].is_null());
+    let c = check(&report, "native-module");
+    assert_eq!(c["file"], format!("/{}", module_path()), "{c}");
+    assert!(c["line"].is_null(), "{c}");
+    assert_eq!(
+        check(&report, "plugins")["value"],
+        serde_json::json!([
+            "mod_auth_token.lua",
+            "mod_token_verification.lua",
+            "mod_presence_identity.lua"
+        ])
+    );
+    assert_eq!(check(&report, "include")["value"], true);
+    assert_eq!(
+        check(&report, "include")["file"],
+        "/etc/prosody/prosody.cfg.lua"
+    );
+    let c = check(&report, "key-server");
+    assert!(c["value"].is_null() && c["file"].is_null(), "{c}");
+    assert!(check(&report, "clock")["value"].is_null());
+
+    // A failing setting carries the value found, typed, and its line.
+    let t = tree(
+        MAIN,
+        &HOST.replace(
+            "authentication = \"token\"",
+            "authentication = \"internal_hashed\"",
+        ),
+    );
+    let (_, report) = status(t.path(), &["--no-load", "--domain", "meet.test"]);
+    assert_schema(&report);
+    let c = check(&report, "authentication");
+    assert_eq!(c["result"], "fail", "{c}");
+    assert_eq!(c["value"], "internal_hashed", "{c}");
+    assert_eq!(c["line"], line_of("authentication ="), "{c}");
+    // Not set at all: no value, no place.
+    let t = tree(MAIN, &HOST.replace("c2s_require_encryption = false", ""));
+    let (_, report) = status(t.path(), &["--no-load"]);
+    assert_schema(&report);
+    let c = check(&report, "c2s_require_encryption");
+    assert!(
+        c["value"].is_null() && c["file"].is_null() && c["line"].is_null(),
+        "{c}"
+    );
 }
 
 /// Each fault, the check it must fail, and a word its hint must contain.
@@ -196,6 +323,7 @@ fn each_fault_fails_its_check_with_a_hint() {
         // --domain: a host that lost `authentication = "token"` is still checked.
         let (code, report) = status(t.path(), &["--no-load", "--domain", "meet.test"]);
         assert_eq!(code, 1, "{id}: {report:#}");
+        assert_schema(&report);
         let c = check(&report, id);
         assert_eq!(c["result"], "fail", "{id}/{edit}: {report:#}");
         let h = c["hint"].as_str().unwrap_or_default();
@@ -238,6 +366,7 @@ fn old_prosody_missing_parts_and_no_token_host() {
     .unwrap();
     let (code, report) = status(t.path(), &[]);
     assert_eq!(code, 1);
+    assert_schema(&report);
     let c = check(&report, "prosody-version");
     assert!(c["detail"].as_str().unwrap().contains("0.11.5"), "{c}");
     assert!(c["hint"].as_str().unwrap().contains("0.11.6"), "{c}");
@@ -358,8 +487,11 @@ fn key_server_and_clock() {
         let url = http_server(answer, now, "");
         let t = tree(MAIN, &key_host(&url));
         let (code, report) = status(t.path(), &["--no-load"]);
+        assert_schema(&report);
         let c = check(&report, "key-server");
         assert_eq!(c["result"], verdict, "{answer}: {report:#}");
+        assert_eq!(c["value"], format!("{url}/keys"), "{c}");
+        assert_eq!(c["line"], 7, "the asap_key_server line: {c}");
         assert!(
             c["detail"].as_str().unwrap().contains(said),
             "{answer}: {c}"
@@ -378,6 +510,8 @@ fn key_server_and_clock() {
     let (code, report) = status(t.path(), &["--no-load"]);
     let c = check(&report, "clock");
     assert_eq!(c["result"], "fail", "{report:#}");
+    let skew = c["value"].as_i64().unwrap();
+    assert!((-3601..=-3599).contains(&skew), "{c}");
     assert!(
         c["detail"].as_str().unwrap().contains("-3600 s off")
             || c["detail"].as_str().unwrap().contains("-3599 s off"),
@@ -391,7 +525,14 @@ fn key_server_and_clock() {
     drop(dead);
     let t = tree(MAIN, &key_host(&url));
     let (code, report) = status(t.path(), &["--no-load", "--timeout", "3s"]);
-    assert_eq!(check(&report, "key-server")["result"], "fail", "{report:#}");
+    let c = check(&report, "key-server");
+    assert_eq!(c["result"], "fail", "{report:#}");
+    // The typed failure, with the fix for it.
+    assert!(
+        c["detail"].as_str().unwrap().contains("connection refused"),
+        "{c}"
+    );
+    assert!(c["hint"].as_str().unwrap().contains("host and port"), "{c}");
     assert_eq!(code, 1);
 
     // A keys URL must serve keys.
@@ -441,6 +582,20 @@ fn text_output_and_doctor_alias() {
         "{text}"
     );
     assert!(text.contains("1 check(s) failed"), "{text}");
+    // Rendered from the typed record: the value as written, then its line.
+    let line = text
+        .lines()
+        .find(|l| l.contains("authentication [meet.test]"))
+        .unwrap();
+    assert!(
+        line.starts_with("  ok ")
+            && line.ends_with(" \"token\" (/etc/prosody/conf.avail/meet.test.cfg.lua:5)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("c2s_require_encryption is true: Prosody refuses logins over plain BOSH/WebSocket behind the web proxy (/etc/prosody/conf.avail/meet.test.cfg.lua:8)"),
+        "{text}"
+    );
 }
 
 #[test]
