@@ -347,7 +347,7 @@ pub fn plan(
     let mut d = desired(req, sys, target.as_ref().map(|t| t.text.as_str()))?;
     let server = detect::jitsi_server(root, tree, &req.domain)?;
     let record = state::load(&req.ctx.state_dir, &req.domain)?;
-    let secure = secure_domain(req, &server, tree, record.as_ref(), &d);
+    let secure = secure_domain(req, &server, record.as_ref());
     d.allowlist = secure.allowlist.iter().map(|(e, _)| e.clone()).collect();
     d.allowlist_removed = secure.previous_guest.iter().cloned().collect();
     d.moderators_from_token = req.values.moderators_from_token;
@@ -497,9 +497,7 @@ fn recorded_guest(record: Option<&state::Record>, domain: &str) -> Option<String
 fn secure_domain(
     req: &Request,
     server: &detect::JitsiServer,
-    tree: &Tree,
     record: Option<&state::Record>,
-    d: &DesiredHost,
 ) -> SecureDomain {
     let v = &req.values;
     let guest = v.guest_domain.clone().filter(|g| !g.is_empty());
@@ -539,7 +537,6 @@ fn secure_domain(
             no_auto_owner: v.moderators_from_token.unwrap_or(owner_now),
         }
     });
-    let _ = (tree, d);
     SecureDomain {
         guest,
         previous_guest,
