@@ -345,3 +345,69 @@ fn settings_and_environment_carry_the_same_values() {
     );
     assert!(r.read(HOST).contains("\"sip.example.org\""));
 }
+
+/// `status` reports each piece: the guest domain, moderators from the token, and
+/// recorders not (yet) allowlisted, with a fix.
+#[test]
+fn status_reports_each_piece_with_a_fix() {
+    let r = server(true);
+    let status = |r: &Root| -> Vec<(String, String, Option<String>)> {
+        let out = cmd()
+            .args([
+                "status",
+                "--no-load",
+                "--output",
+                "json",
+                "--domain",
+                DOMAIN,
+                "--root",
+            ])
+            .arg(r.path())
+            .output()
+            .unwrap();
+        let (_, j) = exit_and_json(&out);
+        j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                ["guest-domain", "moderators-from-token", "allowlist"]
+                    .contains(&c["check"].as_str().unwrap())
+            })
+            .map(|c| {
+                (
+                    c["check"].as_str().unwrap().to_string(),
+                    c["result"].as_str().unwrap().to_string(),
+                    c["hint"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    };
+    let before = status(&r);
+    let allowlist = before.iter().find(|c| c.0 == "allowlist").unwrap();
+    assert_eq!(allowlist.1, "warn", "{before:?}");
+    assert!(
+        allowlist.2.as_deref().unwrap().contains("configure"),
+        "{before:?}"
+    );
+    run(&r, &["--guest-domain", GUEST, "--moderators-from-token"]);
+    let after = status(&r);
+    for id in ["guest-domain", "moderators-from-token", "allowlist"] {
+        assert!(
+            after.iter().any(|c| c.0 == id && c.1 == "ok"),
+            "{id} ok after configure: {after:?}"
+        );
+    }
+    // Jicofo's auto-owner put back by hand: the moderators check says what to run.
+    let jicofo = r
+        .read(JICOFO)
+        .replace("enable-auto-owner = false", "enable-auto-owner = true");
+    std::fs::write(r.file(JICOFO), jicofo).unwrap();
+    let edited = status(&r);
+    let m = edited
+        .iter()
+        .find(|c| c.0 == "moderators-from-token")
+        .unwrap();
+    assert_eq!(m.1, "warn", "{edited:?}");
+    assert!(m.2.as_deref().unwrap().contains("--moderators-from-token"));
+}
