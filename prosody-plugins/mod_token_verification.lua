@@ -211,8 +211,17 @@ if module:get_option_boolean("token_verification_moderators_from_token", false) 
 	-- occupant's default role was computed before this event.
 	module:hook("muc-occupant-pre-join", function(event)
 		local origin, room, occupant = event.origin, event.room, event.occupant;
-		if not (origin and origin.auth_token) then return; end
 		local bare = jid.bare(event.stanza.attr.from);
+		if not (origin and origin.auth_token) then
+			-- Owners come from tokens: a guest who opens a room gets no owner from
+			-- Prosody's creator rule; admins (Jicofo) keep it.
+			if event.is_new_room and not is_admin(event.stanza.attr.from, module.host)
+				and room:get_affiliation(bare) == "owner" then
+				room:set_affiliation(true, bare, "none");
+				occupant.role = room:get_default_role("none");
+			end
+			return;
+		end
 		local current = room:get_affiliation(bare);
 		if current == "outcast" then return; end -- a ban outranks the token
 		local affiliation = token_affiliation(origin);

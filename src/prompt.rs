@@ -98,6 +98,37 @@ pub fn configure(root: &Path, v: &mut Values, secret: &mut Option<Secret>) -> Re
             }
         }
     }
+    secure_domain(&domain, v)
+}
+
+/// Guest access and moderators from the token, when neither flags, variables nor the
+/// settings file said.
+fn secure_domain(domain: &str, v: &mut Values) -> Result<()> {
+    if v.guest_domain.is_none() {
+        let guests = Confirm::new()
+            .with_prompt("Let guests without a token join meetings a token user started?")
+            .default(false)
+            .interact()
+            .context("reading the guest-access choice")?;
+        v.guest_domain = Some(if guests {
+            Input::<String>::new()
+                .with_prompt("Guest domain (an anonymous VirtualHost)")
+                .default(format!("guest.{domain}"))
+                .interact_text()
+                .context("reading the guest domain")?
+        } else {
+            String::new()
+        });
+    }
+    if v.moderators_from_token.is_none() {
+        v.moderators_from_token = Some(
+            Confirm::new()
+                .with_prompt("Take moderator rights from the token (context.user.moderator)?")
+                .default(false)
+                .interact()
+                .context("reading the moderators choice")?,
+        );
+    }
     Ok(())
 }
 

@@ -35,6 +35,11 @@ pub struct Values {
     pub token_clock_leeway: Option<i64>,
     pub presence_identity: Option<bool>,
     pub plugin_dir: Option<String>,
+    /// The guest VirtualHost (`Some("")`: none).
+    pub guest_domain: Option<String>,
+    pub moderators_from_token: Option<bool>,
+    /// Extra `token_verification_allowlist` entries (bare JIDs or domains).
+    pub allowlist: Option<Vec<String>>,
 }
 
 impl Values {
@@ -54,6 +59,9 @@ impl Values {
             token_clock_leeway: self.token_clock_leeway.or(other.token_clock_leeway),
             presence_identity: self.presence_identity.or(other.presence_identity),
             plugin_dir: self.plugin_dir.or(other.plugin_dir.clone()),
+            guest_domain: self.guest_domain.or(other.guest_domain.clone()),
+            moderators_from_token: self.moderators_from_token.or(other.moderators_from_token),
+            allowlist: self.allowlist.or(other.allowlist.clone()),
         }
     }
 }
@@ -139,6 +147,9 @@ impl SettingsFile {
             },
             presence_identity: get_bool(d, "presence_identity")?,
             plugin_dir: get_str(d, "plugin_dir")?,
+            guest_domain: get_str(d, "guest_domain")?,
+            moderators_from_token: get_bool(d, "moderators_from_token")?,
+            allowlist: get_list(d, "allowlist")?,
         })
     }
 
@@ -204,6 +215,14 @@ impl SettingsFile {
             old.presence_identity,
         );
         set_s(d, "plugin_dir", &v.plugin_dir, &old.plugin_dir);
+        set_s(d, "guest_domain", &v.guest_domain, &old.guest_domain);
+        set_b(
+            d,
+            "moderators_from_token",
+            v.moderators_from_token,
+            old.moderators_from_token,
+        );
+        set_l(d, "allowlist", &v.allowlist, &old.allowlist);
         let mut text = self.doc.to_string();
         if self.original.is_none() && !text.is_empty() {
             text = format!(
@@ -228,35 +247,63 @@ fn set_keep_decor(d: &mut DocumentMut, k: &str, mut new: Item) {
 /// prompts, debconf and Ansible through this binary): a host name by IDNA (UTS #46
 /// with STD3 rules: letters, digits and inner hyphens per label), every label 1 to
 /// 63 and the whole name at most 253 bytes in its ASCII form, no trailing dot;
-/// and a name Prosody's nameprep leaves as it is (lower case, no bidi mix). Checked before anything is rendered, edited or loaded.
+/// and a name Prosody's nameprep leaves as it is (lower case, no bidi mix).
+/// Checked before anything is rendered, edited or loaded.
 pub fn check_domain(domain: &str) -> Result<(), crate::error::Error> {
+    check_host_name(domain, "--domain")
+}
+
+/// [`check_domain`]'s rule for any host name a flag names (`--guest-domain`).
+pub fn check_host_name(name: &str, flag: &str) -> Result<(), crate::error::Error> {
     let usage = |why: String| Err(crate::error::Error::Usage(why));
-    let Ok(ascii) = idna::domain_to_ascii_strict(domain) else {
+    let Ok(ascii) = idna::domain_to_ascii_strict(name) else {
         return usage(format!(
-            "{domain:?} is not a valid host name for --domain: use letters, digits, hyphens \
+            "{name:?} is not a valid host name for {flag}: use letters, digits, hyphens \
              and dots between labels (e.g. meet.example.com)"
         ));
     };
-    if domain.is_empty() {
-        return usage(
-            "\"\" is not a valid host name for --domain: give one, e.g. meet.example.com".into(),
-        );
+    if name.is_empty() {
+        return usage(format!(
+            "\"\" is not a valid host name for {flag}: give one, e.g. meet.example.com"
+        ));
     }
     // Prosody names a host by the nameprep of the whole name (its bidi rule spans
     // labels, unlike IDNA's): a name it changes or refuses would not be our host,
-    // nor would the components named `<label>.<domain>` beside it.
-    let component = format!("conference.{domain}");
-    match stringprep::nameprep(domain) {
-        Ok(p) if p == domain && stringprep::nameprep(&component).is_ok() => Ok(()),
-        Ok(p) if p != domain => usage(format!(
-            "{domain:?} is not a valid host name for --domain as given: Prosody calls \
+    // nor would the components named `<label>.<name>` beside it.
+    let component = format!("conference.{name}");
+    match stringprep::nameprep(name) {
+        Ok(p) if p == name && stringprep::nameprep(&component).is_ok() => Ok(()),
+        Ok(p) if p != name => usage(format!(
+            "{name:?} is not a valid host name for {flag} as given: Prosody calls \
              it {p:?}; give that"
         )),
         _ => usage(format!(
-            "{domain:?} is not a valid host name for --domain: Prosody's nameprep refuses \
+            "{name:?} is not a valid host name for {flag}: Prosody's nameprep refuses \
              it or its components' names (mixed right-to-left and left-to-right \
              text, or characters it does not know); give its ASCII form {ascii:?}"
         )),
+    }
+}
+
+/// A `token_verification_allowlist` entry: a domain, or a bare JID `node@domain`
+/// (node without the characters a JID's localpart may not hold), by the domain rule.
+pub fn check_allowlist_entry(entry: &str) -> Result<(), crate::error::Error> {
+    let bad_node = |n: &str| {
+        n.is_empty()
+            || n.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "\"&'/:<>@".contains(c))
+    };
+    let host = match entry.split_once('@') {
+        Some((node, _)) if bad_node(node) => None,
+        Some((_, host)) => Some(host),
+        None => Some(entry),
+    };
+    match host.map(|h| check_host_name(h, "--allowlist")) {
+        Some(Ok(())) => Ok(()),
+        _ => Err(crate::error::Error::Usage(format!(
+            "{entry:?} is not a bare JID or domain for --allowlist (e.g. \
+             recorder.meet.example.com or jigasi@auth.meet.example.com)"
+        ))),
     }
 }
 

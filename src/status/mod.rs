@@ -9,6 +9,7 @@
 
 mod checks;
 pub mod live;
+mod secure_domain;
 
 use std::io::Write;
 use std::path::PathBuf;

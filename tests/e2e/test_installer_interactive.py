@@ -60,6 +60,15 @@ def host_file(s: ScratchRoot) -> str:
     return (s.root / "etc/prosody/conf.avail/meet.test.cfg.lua").read_text()
 
 
+
+def answer_secure_domain(pane):
+    """The secure-domain prompts that follow the secret: defaults (no guests, no
+    moderators from the token)."""
+    pane.wait("Let guests without a token join")
+    pane.keys("Enter")
+    pane.wait("Take moderator rights from the token")
+    pane.keys("Enter")
+
 def test_typed_secret_is_hidden_and_written(scratch):
     pane = Pane(command(scratch))
     try:
@@ -73,6 +82,7 @@ def test_typed_secret_is_hidden_and_written(scratch):
         pane.keys("typed-s3cret!", "Enter")
         pane.wait("Repeat the app secret")
         pane.keys("typed-s3cret!", "Enter")
+        answer_secure_domain(pane)
         screen = pane.wait(r"EXIT=\d+")
         assert "EXIT=0" in screen, screen
         assert "typed-s3cret!" not in screen, "the secret was echoed"
@@ -105,6 +115,7 @@ def test_generated_secret_and_detected_domain_default(scratch):
         pane.wait("File for the secret")
         handed = scratch.base / "issuer-secret"
         pane.keys(str(handed), "Enter")
+        answer_secure_domain(pane)
         screen = pane.wait(r"EXIT=\d+")
         assert "EXIT=0" in screen, screen
         assert f"The secret is in {handed} (mode 0600)." in screen, screen
@@ -130,6 +141,7 @@ def test_generated_secret_is_shown_once_then_wiped(scratch):
         screen = pane.wait(r"app_secret: [A-Za-z0-9_-]{43}\b")
         shown = re.search(r"app_secret: ([A-Za-z0-9_-]{43})\b", screen).group(1)
         pane.keys("Enter")
+        answer_secure_domain(pane)
         screen = pane.wait(r"EXIT=\d+")
         assert "EXIT=0" in screen, screen
         assert shown not in screen, "the secret stays on the screen"
