@@ -207,7 +207,8 @@ pub fn collect(args: &StatusArgs, runner: &dyn Runner) -> Report {
             for d in &domains {
                 host(&mut c, &tree, d, args);
                 for f in super::secure_domain::checks(root, &tree, d) {
-                    c.push(f.id, Some(d), f.status, f.summary, f.hint);
+                    c.push(f.id, Some(d), f.status, Some(f.summary), f.hint)
+                        .value = f.value;
                 }
             }
         }

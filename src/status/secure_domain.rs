@@ -12,6 +12,9 @@ use std::path::Path;
 pub struct Finding {
     pub id: &'static str,
     pub status: Status,
+    /// What was found: the guest domain, whether moderators come from the token,
+    /// the allowlist.
+    pub value: serde_json::Value,
     pub summary: String,
     pub hint: Option<String>,
 }
@@ -20,8 +23,16 @@ fn finding(id: &'static str, status: Status, summary: String, hint: Option<Strin
     Finding {
         id,
         status,
+        value: serde_json::Value::Null,
         summary,
         hint,
+    }
+}
+
+impl Finding {
+    fn value(mut self, v: impl Into<serde_json::Value>) -> Finding {
+        self.value = v.into();
+        self
     }
 }
 
@@ -59,7 +70,7 @@ pub fn checks(root: &Path, tree: &Tree, domain: &str) -> Vec<Finding> {
     match guest {
         None => out.push(finding(
             "guest-domain",
-            Status::Skip,
+            Status::Skipped,
             "no guest domain (hosts.anonymousdomain is not set in config.js)".into(),
             None,
         )),
@@ -86,15 +97,20 @@ pub fn checks(root: &Path, tree: &Tree, domain: &str) -> Vec<Finding> {
             } else {
                 None
             };
-            out.push(match problem {
-                Some(p) => finding("guest-domain", Status::Warn, p, fix),
-                None => finding(
-                    "guest-domain",
-                    Status::Ok,
-                    format!("guests log in on {g} and join once a token user started the meeting"),
-                    None,
-                ),
-            });
+            out.push(
+                match problem {
+                    Some(p) => finding("guest-domain", Status::Warn, p, fix),
+                    None => finding(
+                        "guest-domain",
+                        Status::Ok,
+                        format!(
+                            "guests log in on {g} and join once a token user started the meeting"
+                        ),
+                        None,
+                    ),
+                }
+                .value(g),
+            );
         }
     }
     if muc_value(tree, domain, MODERATORS_FROM_TOKEN) == Some(Value::Bool(true)) {
@@ -117,7 +133,8 @@ pub fn checks(root: &Path, tree: &Tree, domain: &str) -> Vec<Finding> {
                     "moderators come from the token (context.user.moderator / affiliation)".into(),
                     None,
                 ),
-            },
+            }
+            .value(true),
         );
     }
     let missing: Vec<&str> = server
@@ -135,17 +152,20 @@ pub fn checks(root: &Path, tree: &Tree, domain: &str) -> Vec<Finding> {
                 missing.join(", ")
             ),
             Some(format!("run `jitsi-meet-tokens configure --domain {domain}` again (it adds them)")),
-        ));
+        ).value(allowlist.clone()));
     } else if !server.trusted.is_empty() {
-        out.push(finding(
-            "allowlist",
-            Status::Ok,
-            format!(
-                "recorders and gateways allowlisted: {}",
-                allowlist.join(", ")
-            ),
-            None,
-        ));
+        out.push(
+            finding(
+                "allowlist",
+                Status::Ok,
+                format!(
+                    "recorders and gateways allowlisted: {}",
+                    allowlist.join(", ")
+                ),
+                None,
+            )
+            .value(allowlist.clone()),
+        );
     }
     out
 }
