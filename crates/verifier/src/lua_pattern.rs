@@ -8,7 +8,7 @@
 //! and `vendored` features exclude each other). Semantics, including which malformed
 //! patterns raise an error only when the matcher reaches them, follow the reference
 //! manual (§6.4.1); `tests/e2e/test_roomcheck_patterns.py` compares it with the real
-//! `string.find` of lua5.4 and lua5.2.
+//! `string.find` of lua5.4 on random patterns.
 
 /// Why Lua would raise an error for this pattern and subject.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -302,7 +302,7 @@ impl RoomRule {
         let Some(room_claim) = room_claim else {
             return deny(
                 RoomCondition::RoomMismatch,
-                format!("room claim {} is not a string", show_claim(joiner.room)),
+                not_a_string("room", joiner.room),
             );
         };
 
@@ -334,10 +334,7 @@ impl RoomRule {
         }
 
         let Some(sub) = joiner.sub.as_str().map(str::to_ascii_lowercase) else {
-            return deny(
-                RoomCondition::RoomMismatch,
-                format!("sub claim {} is not a string", show_claim(joiner.sub)),
-            );
+            return deny(RoomCondition::RoomMismatch, not_a_string("sub", joiner.sub));
         };
         let expected = match tenant {
             Some(tenant) => {
@@ -395,6 +392,14 @@ fn split_tenant(node: &str) -> (Option<&str>, &str) {
         }
     }
     (None, node)
+}
+
+/// Why a claim takes no part in the comparison.
+fn not_a_string(name: &str, c: ClaimValue<'_>) -> String {
+    match c {
+        ClaimValue::Missing => format!("no {name} claim"),
+        _ => format!("the {name} claim is not a string (Prosody compares strings only)"),
+    }
 }
 
 fn show_claim(c: ClaimValue<'_>) -> String {
