@@ -23,133 +23,39 @@ end
 local parent_host = module.host:gsub("^[^.]+%.", "");
 local parent = module:context(parent_host);
 
-local allow_empty_token = parent:get_option_boolean("allow_empty_token", false);
-local domain_verification = parent:get_option_boolean("enable_domain_verification", true);
-local muc_domain_base = parent:get_option_string("muc_mapper_domain_base");
-local muc_domain_prefix = parent:get_option_string("muc_mapper_domain_prefix", "conference");
-local muc_domain = parent:get_option_string("muc_mapper_domain",
-	muc_domain_base and (muc_domain_prefix .. "." .. muc_domain_base) or module.host);
 local allowlist = module:get_option_set("token_verification_allowlist", {});
 
 local JITMEET = "http://jitsi.org/jitmeet";
 local MISMATCH = "Room and token mismatched";
 
--- Room claims used as Lua patterns (context.room.regex). Lua's matcher backtracks:
--- a pattern with k variable-length items can try about (n+1)^k splits of an n-byte
--- name, each costing up to the pattern's length, so besides Jitsi's two limits a
--- claim whose bound exceeds REGEX_MAX_STEPS for this room name is refused unmatched
--- (measured: a few milliseconds at the bound).
-local regex_max_length = parent:get_option_number("token_regex_room_max_length", 128);
-local regex_max_quantifiers = parent:get_option_number("token_regex_max_quantifiers", 3);
-local REGEX_MAX_STEPS = 1e7;
-
--- Index after the set that opens at `i` (Lua's rule: the first member may be `]`);
--- past the end when unclosed, which string.find then reports as malformed.
-local function after_set(p, i)
-	i = i + 1;
-	if p:sub(i, i) == "^" then i = i + 1; end
-	repeat
-		if i > #p then return i; end
-		i = i + (p:sub(i, i) == "%" and 2 or 1);
-	until p:sub(i, i) == "]"
-	return i + 1;
-end
-
--- Quantifiers, variable-length items (*, +, -, %b, back-references) and `?` items.
-local function pattern_shape(p)
-	local quantifiers, variable, optional = 0, 0, 0;
-	local i = p:sub(1, 1) == "^" and 2 or 1;
-	while i <= #p do
-		local c, single = p:sub(i, i), true;
-		if c == "%" then
-			local x = p:sub(i + 1, i + 1);
-			if x == "b" then i, single, variable = i + 4, false, variable + 1;
-			elseif x == "f" then i, single = after_set(p, i + 2), false;
-			elseif x:match("^%d$") then i, single, variable = i + 2, false, variable + 1;
-			else i = i + 2; end
-		elseif c == "[" then i = after_set(p, i);
-		elseif c == "(" or c == ")" or (c == "$" and i == #p) then i, single = i + 1, false;
-		else i = i + 1; end
-		local q = single and p:sub(i, i);
-		if q == "*" or q == "+" or q == "-" then
-			quantifiers, variable, i = quantifiers + 1, variable + 1, i + 1;
-		elseif q == "?" then
-			quantifiers, optional, i = quantifiers + 1, optional + 1, i + 1;
-		end
-	end
-	return quantifiers, variable, optional;
-end
-
--- Whether the pattern covers the whole room name; nil plus why when the claim is
--- refused unmatched. Errors (malformed pattern) are the caller's to report.
-local function matches_whole(name, pattern)
-	if #pattern > regex_max_length then return nil, "longer than token_regex_room_max_length"; end
-	local quantifiers, variable, optional = pattern_shape(pattern);
-	if quantifiers > regex_max_quantifiers then return nil, "more than token_regex_max_quantifiers"; end
-	if (#name + 1) ^ variable * 2 ^ optional * #pattern > REGEX_MAX_STEPS then
-		return nil, "too costly to match against this room name";
-	end
-	-- Anchored: a match must start at 1 anyway, and other starts would only add work.
-	local s, e = name:find(pattern:sub(1, 1) == "^" and pattern or "^" .. pattern);
-	return s == 1 and e == #name;
-end
-
--- Returns true, or false plus the jitmeet error code and a text.
-local function check_room(session, room_address)
-	local node = jid.split(room_address);
-	if not node or node == "" then return false, "invalid-room-address", "Invalid room address"; end
-
-	if session.auth_token == nil and allow_empty_token then return true; end
-
-	local claim = session.jitsi_meet_room;
-	if type(claim) ~= "string" then claim = nil; end
-	local room_claim = claim and claim:lower();
-
-	if not domain_verification then
-		if room_claim and room_claim ~= "*" and node ~= room_claim
-			and node:sub(-(#room_claim + 1)) ~= "]" .. room_claim then
-			return false, "room-mismatch", MISMATCH;
-		end
-		return true;
-	end
-
-	if not room_claim then return false, "room-mismatch", MISMATCH; end
-
-	local tenant, room_name = node:match("^%[([^%]]+)%](.+)$");
-	room_name = room_name or node;
-
-	if room_claim ~= "*" then
-		local context_room = session.jitsi_meet_context_room;
-		local regex = type(context_room) == "table"
-			and (context_room.regex == true or context_room.regex == "true");
-		if regex then
-			-- Patterns are used as written (lowercasing would turn %W into %w).
-			local ok, matched, why = pcall(matches_whole, room_name, claim);
-			if not ok or matched == nil then
-				module:log("info", "Room name pattern in token refused: %s", ok and why or tostring(matched));
-				return false, "invalid-regex", "Invalid room name pattern in token";
-			end
-			if not matched then return false, "room-name-does-not-match", MISMATCH; end
-		elseif room_name ~= room_claim then
-			return false, "room-name-does-not-match", MISMATCH;
-		end
-	end
-
-	local sub = session.jitsi_meet_domain;
-	if type(sub) ~= "string" then return false, "room-mismatch", MISMATCH; end
-	sub = sub:lower();
-	local expected;
-	if tenant then
-		if not muc_domain_base then
-			module:log("warn", "Tenant room %s refused: muc_mapper_domain_base is not set", room_address);
-			return false, "server-missing-config", "Server is missing configuration for tenant rooms";
-		end
-		expected = jid.join("[" .. (sub == "*" and tenant or sub) .. "]" .. room_name, muc_domain);
+-- The rule itself (room, sub, tenant, pattern rooms and their bounds, the MUC domain)
+-- is the verifier crate's, so `token verify --join` judges as this component does.
+-- Without the native module every join is refused: no room check, no room.
+local room_rule;
+do
+	local ok, jt = pcall(require, "jitsi_tokens");
+	if not ok then
+		module:log("error", "Room check disabled, every join refused: the native module "
+			.. "jitsi_tokens could not be loaded for %s: %s", _VERSION, tostring(jt));
 	else
-		expected = jid.join(room_name, sub == "*" and muc_domain or (muc_domain_prefix .. "." .. sub));
+		local options = {};
+		for name, kind in pairs(jt.room_options) do
+			options[name] = parent["get_option_" .. kind](parent, name);
+		end
+		local made, rule = pcall(jt.room_rule, module.host, options);
+		if made then
+			room_rule = rule;
+		else
+			module:log("error", "Room check disabled, every join refused: %s", tostring(rule));
+		end
 	end
-	if jid.bare(room_address) ~= expected then return false, "room-mismatch", MISMATCH; end
-	return true;
+end
+
+-- Returns true, or false plus the jitmeet error code and a text; then why.
+local function check_room(session, room_address)
+	if not room_rule then return false, "internal-error", MISMATCH, "no room check"; end
+	return room_rule:check(room_address, session.auth_token ~= nil, session.jitsi_meet_room,
+		session.jitsi_meet_domain, session.jitsi_meet_context_room);
 end
 
 local function on_join(event)
@@ -160,14 +66,13 @@ local function on_join(event)
 	local _, domain = jid.split(from);
 	if (bare and allowlist:contains(bare)) or (domain and allowlist:contains(domain)) then return; end
 
-	local ok, allowed, code, text = pcall(check_room, origin or {}, room.jid);
+	local ok, allowed, code, text, why = pcall(check_room, origin or {}, room.jid);
 	if not ok then
 		module:log("error", "Room check failed for %s: %s", room.jid, tostring(allowed));
 		allowed, code, text = false, "internal-error", MISMATCH;
 	end
 	if allowed then return; end
-	module:log("info", "Refused %s in %s: %s (room=%s sub=%s)", tostring(from), room.jid, code,
-		tostring(origin and origin.jitsi_meet_room), tostring(origin and origin.jitsi_meet_domain));
+	module:log("info", "Refused %s in %s: %s (%s)", tostring(from), room.jid, code, tostring(why));
 	local reply = st.error_reply(stanza, "cancel", "not-allowed", text or MISMATCH);
 	reply:tag(code, { xmlns = JITMEET }):up();
 	if origin and origin.send then origin.send(reply); end

@@ -677,19 +677,20 @@ fn presence_identity(c: &mut Collector, hc: &HostConfig, domain: &str) {
     check.found_opt(host_modules.as_ref());
 }
 
-/// tokens.md: `muc_mapper_domain`, else `<muc_mapper_domain_prefix>.<base>`.
+/// The verifier's MUC-domain rule; without a base the host's own domain stands in.
 fn muc_domain(hc: &HostConfig, domain: &str) -> String {
     let text = |k: &str| match hc.effective(k).map(|f| f.value) {
         Some(Value::Str(s)) => Some(String::from_utf8_lossy(&s).into_owned()),
         _ => None,
     };
-    text("muc_mapper_domain").unwrap_or_else(|| {
-        format!(
-            "{}.{}",
-            text("muc_mapper_domain_prefix").unwrap_or_else(|| "conference".into()),
-            text("muc_mapper_domain_base").unwrap_or_else(|| domain.to_owned())
-        )
-    })
+    let mapper = jitsi_tokens_verifier::room::MucMapper {
+        domain: text("muc_mapper_domain"),
+        prefix: text("muc_mapper_domain_prefix"),
+        base: text("muc_mapper_domain_base"),
+    };
+    mapper
+        .muc_domain()
+        .unwrap_or_else(|| mapper.component_of(domain))
 }
 
 fn plugin_paths(c: &mut Collector, hc: &HostConfig, d: Option<&str>) {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use clap::Args;
+use jitsi_tokens_verifier::room::{MucMapper, OptionKind, OptionValue, RoomRule, ROOM_OPTIONS};
 use jitsi_tokens_verifier::Options;
 
 use crate::cli::{KeyArgs, Target};
@@ -27,6 +28,8 @@ pub struct HostArgs {
 pub struct Settings {
     pub domain: Option<String>,
     pub options: Options,
+    /// The room check of the host's MUC (with `--domain`).
+    pub room_rule: Option<RoomRule>,
 }
 
 /// What `mint` signs with.
@@ -37,9 +40,12 @@ pub enum KeySource {
 
 impl HostArgs {
     pub fn resolve(&self) -> Result<Settings> {
-        let mut options = match &self.target.domain {
-            Some(domain) => read_host_options(&self.target.root, domain)?,
-            None => Options::default(),
+        let (mut options, room_rule) = match &self.target.domain {
+            Some(domain) => {
+                let hc = HostConfig::load(&self.target.root, domain)?;
+                (hc.options()?, Some(hc.room_rule()?))
+            }
+            None => (Options::default(), None),
         };
         if let Some(id) = &self.key.app_id {
             options.app_id = Some(id.clone());
@@ -55,6 +61,7 @@ impl HostArgs {
         Ok(Settings {
             domain: self.target.domain.clone(),
             options,
+            room_rule,
         })
     }
 }
@@ -143,6 +150,42 @@ impl HostConfig {
             },
             token_require_typ: self.boolean("token_require_typ")?,
         })
+    }
+
+    /// The room check as the host's MUC component runs it. The component is taken
+    /// to be `<muc_mapper_domain_prefix>.<domain>` (Prosody's own fallback is the
+    /// component's name, which the config does not tie to the host).
+    pub fn room_rule(&self) -> Result<RoomRule> {
+        let mut values = Vec::new();
+        for (name, kind) in ROOM_OPTIONS {
+            let value = match (kind, self.effective(name)) {
+                (_, None) => continue,
+                (OptionKind::Boolean, Some(f)) => match f.value {
+                    Value::Bool(b) => OptionValue::Bool(b),
+                    _ => bail!(not_literal(name, &f, "true or false")),
+                },
+                (OptionKind::String, Some(f)) => match &f.value {
+                    Value::Str(s) => OptionValue::Str(String::from_utf8_lossy(s).into_owned()),
+                    _ => bail!(not_literal(name, &f, "a string")),
+                },
+                (OptionKind::Number, Some(f)) => match f.value {
+                    Value::Int(n) => OptionValue::Num(n as f64),
+                    _ => bail!(not_literal(name, &f, "a number")),
+                },
+            };
+            values.push((*name, value));
+        }
+        let get = |k: &str| values.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        let prefix = match get("muc_mapper_domain_prefix") {
+            Some(OptionValue::Str(p)) => Some(p),
+            _ => None,
+        };
+        let component = MucMapper {
+            prefix,
+            ..MucMapper::default()
+        }
+        .component_of(&self.domain);
+        RoomRule::from_options(&component, get).map_err(anyhow::Error::msg)
     }
 
     fn bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {

@@ -3,7 +3,8 @@
 //!
 //! The verifier's answer decides the outcome. The walk only attributes that answer to
 //! a check (by its reason text) and describes the decoded header and claims; it never
-//! judges a token differently.
+//! judges a token differently. Room joins are previewed with the verifier's room rule,
+//! the one `mod_token_verification` runs, on the host's room options.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use jitsi_tokens_verifier::room::{Joiner, RoomRule};
 use jitsi_tokens_verifier::{header, key_file, reason as r, Claims, Failure, Options, Verifier};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -49,7 +51,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub no_require_typ: bool,
 
-    /// Also preview the MUC join check for this room (`room` or `[tenant]room`).
+    /// Preview the MUC join of this room (`room`, `[tenant]room` or a room JID)
+    /// instead of the rooms the token's claims name on the host's MUC.
     #[arg(long = "join", value_name = "ROOM")]
     pub join: Option<String>,
 
@@ -133,9 +136,23 @@ struct Check {
     hint: Option<String>,
 }
 
+/// One previewed room join: the verifier's room rule, as Prosody runs it.
+#[derive(Debug, Serialize)]
+struct JoinPreview {
+    room: String,
+    allowed: bool,
+    /// The jitmeet condition Prosody answers with.
+    condition: Option<&'static str>,
+    detail: String,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
+    /// Prosody accepts the login and lets the token join at least one previewed room.
     valid: bool,
+    joins: Vec<JoinPreview>,
+    /// Why no join was previewed, when none was.
+    joins_not_previewed: Option<String>,
     reason: Option<String>,
     condition: Option<&'static str>,
     at: i64,
@@ -222,9 +239,12 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
         header: hdr.as_ref(),
         claims: decode_claims(&token),
         at,
-        domain: settings.domain.as_deref(),
     };
-    let report = explain(&ctx, &result, args.join.as_deref());
+    let joins = match &result {
+        Ok(claims) => preview_joins(&settings, claims, args.join.as_deref())?,
+        Err(_) => Err("the login is refused".into()),
+    };
+    let report = explain(&ctx, &result, joins);
     match args.output {
         Output::Json => {
             crate::token_cmd::output(writeln!(out, "{}", serde_json::to_string_pretty(&report)?))?
@@ -320,17 +340,95 @@ struct Ctx<'a> {
     header: Option<&'a Map<String, Value>>,
     claims: Option<Claims>,
     at: i64,
-    domain: Option<&'a str>,
 }
 
-fn explain(ctx: &Ctx, result: &Result<Claims, Failure>, join: Option<&str>) -> Report {
+/// The rooms whose join is previewed: `--join ROOM`, else on the host's MUC the
+/// room the claim names (`anyroom` for `*`) and, for a `sub` that looks like a tenant
+/// (no dot, not the host), that tenant's room. Err: why none is previewed.
+fn preview_joins(
+    settings: &super::host::Settings,
+    claims: &Claims,
+    join: Option<&str>,
+) -> Result<Result<Vec<JoinPreview>, String>> {
+    let rule = match (&settings.room_rule, join) {
+        (Some(rule), _) => rule.clone(),
+        (None, Some(room)) if room.contains('@') => {
+            // No host config: Prosody's defaults on the room's own MUC.
+            let component = room.split_once('@').map(|(_, c)| c).unwrap_or_default();
+            RoomRule::from_options(component, |_| None).map_err(anyhow::Error::msg)?
+        }
+        (None, Some(_)) => anyhow::bail!(
+            "--join ROOM needs --domain (the host whose MUC the room is on) or a room JID \
+             such as room@conference.example.com"
+        ),
+        (None, None) => {
+            return Ok(Err(
+                "no --domain: give --domain (or --join ROOM@MUC) to check room joins".into(),
+            ))
+        }
+    };
+    let muc = rule.muc_domain();
+    let jid = |node: &str| {
+        if node.contains('@') {
+            node.to_owned()
+        } else {
+            // Prosody's nodeprep lowercases the room name.
+            format!("{}@{muc}", node.to_ascii_lowercase())
+        }
+    };
+    let joiner = Joiner::from_claims(claims);
+    let rooms = match join {
+        Some(room) => vec![jid(room)],
+        None => {
+            let room = claims.get("room").and_then(Value::as_str);
+            let name = match room {
+                _ if joiner.regex => {
+                    return Ok(Err(format!(
+                        "the room claim {} is a pattern (context.room.regex): give --join ROOM",
+                        show(claims.get("room"))
+                    )))
+                }
+                Some("*") | None => "anyroom".to_owned(),
+                Some(r) => r.to_ascii_lowercase(),
+            };
+            let mut rooms = vec![jid(&name)];
+            if let Some(sub) = claims.get("sub").and_then(Value::as_str) {
+                let host = settings.domain.as_deref().unwrap_or_default();
+                if sub != "*" && !sub.contains('.') && !sub.eq_ignore_ascii_case(host) {
+                    rooms.push(jid(&format!("[{}]{name}", sub.to_ascii_lowercase())));
+                }
+            }
+            rooms
+        }
+    };
+    Ok(Ok(rooms
+        .into_iter()
+        .map(|room| match rule.check(&room, &joiner) {
+            Ok(allowed) => JoinPreview {
+                room,
+                allowed: true,
+                condition: None,
+                detail: allowed.0,
+            },
+            Err(d) => JoinPreview {
+                room,
+                allowed: false,
+                condition: Some(d.condition.as_str()),
+                detail: d.detail,
+            },
+        })
+        .collect()))
+}
+
+fn explain(
+    ctx: &Ctx,
+    result: &Result<Claims, Failure>,
+    joins: Result<Vec<JoinPreview>, String>,
+) -> Report {
     let failed = result.as_ref().err();
     let failed_step = failed.map(|f| step_of(&f.reason));
     let mut checks = Vec::new();
     for step in STEPS {
-        if step == Step::Join && join.is_none() {
-            continue;
-        }
         let check = match failed_step {
             // A reason we cannot attribute: show it, claim nothing about the steps.
             Some(None) => {
@@ -361,7 +459,7 @@ fn explain(ctx: &Ctx, result: &Result<Claims, Failure>, join: Option<&str>) -> R
                     hint: Some(hint),
                 }
             }
-            _ if step == Step::Join => join_check(ctx, join.unwrap_or_default()),
+            _ if step == Step::Join => join_check(&joins),
             _ => pass_detail(ctx, step),
         };
         checks.push(check);
@@ -369,8 +467,14 @@ fn explain(ctx: &Ctx, result: &Result<Claims, Failure>, join: Option<&str>) -> R
     let join_failed = checks
         .iter()
         .any(|c| c.check == Step::Join && c.result == Outcome::Failed);
+    let (joins, joins_not_previewed) = match joins {
+        Ok(j) => (j, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
     Report {
         valid: failed.is_none() && !join_failed,
+        joins,
+        joins_not_previewed: joins_not_previewed.filter(|_| failed.is_none()),
         reason: failed.map(|f| f.reason.clone()),
         condition: failed.map(|f| f.condition.as_str()),
         at: ctx.at,
@@ -575,67 +679,34 @@ fn failure_detail(ctx: &Ctx, step: Step, reason: &str) -> (String, String) {
     (reason.to_owned(), hint)
 }
 
-/// Preview of `mod_token_verification`'s room check (tokens.md, "Room check on MUC
-/// join", rules 4 and 6 without regex rooms) for the room the user will join.
-fn join_check(ctx: &Ctx, room: &str) -> Check {
-    let claim_room = claim(ctx, "room")
-        .and_then(Value::as_str)
-        .map(str::to_lowercase);
-    let sub = claim(ctx, "sub")
-        .and_then(Value::as_str)
-        .map(str::to_lowercase);
-    let room = room.to_lowercase();
-    let (tenant, name) = match room.strip_prefix('[').and_then(|r| r.split_once(']')) {
-        Some((t, n)) => (Some(t.to_owned()), n.to_owned()),
-        None => (None, room.clone()),
+/// The join step: passed when Prosody lets the token into at least one previewed room.
+fn join_check(joins: &Result<Vec<JoinPreview>, String>) -> Check {
+    let joins = match joins {
+        Ok(j) => j,
+        Err(why) => return skipped(Step::Join, why),
     };
-    let fail = |detail: String, hint: &str| Check {
-        check: Step::Join,
-        result: Outcome::Failed,
-        detail,
-        hint: Some(hint.into()),
-    };
-    if context_regex(ctx) {
-        return skipped(
-            Step::Join,
-            "context.room.regex is set: the room claim is a Lua pattern, checked by Prosody",
-        );
-    }
-    match claim_room.as_deref() {
-        Some("*") => {}
-        Some(c) if c == name => {}
-        other => {
-            return fail(
-                format!("room-mismatch: room claim {other:?} does not allow room {name:?}"),
-                "mint the token for this room, or with room \"*\"",
-            )
+    let shown: Vec<String> = joins
+        .iter()
+        .map(|j| match j.condition {
+            None => format!("{} allowed ({})", j.room, j.detail),
+            Some(c) => format!("{} refused with {c} ({})", j.room, j.detail),
+        })
+        .collect();
+    let detail = shown.join("; ");
+    if joins.iter().any(|j| j.allowed) {
+        passed(Step::Join, detail)
+    } else {
+        Check {
+            check: Step::Join,
+            result: Outcome::Failed,
+            detail,
+            hint: Some(
+                "mint the token for this room (or room \"*\") with sub the host's domain, \
+                 the tenant, or \"*\""
+                    .into(),
+            ),
         }
     }
-    let sub = sub.as_deref().unwrap_or("*");
-    match (&tenant, ctx.domain) {
-        (Some(t), _) if sub != "*" && sub != t => fail(
-            format!("room-mismatch: sub {sub:?} is not the tenant {t:?}"),
-            "for [tenant]room rooms, sub must be the tenant or \"*\"",
-        ),
-        (None, Some(d)) if sub != "*" && sub != d.to_lowercase() => fail(
-            format!("room-mismatch: sub {sub:?} is not the domain {d:?}"),
-            "sub must be the host's domain (or \"*\")",
-        ),
-        _ => passed(
-            Step::Join,
-            format!(
-                "room {room:?} allowed by room {} and sub {sub:?}",
-                show(claim(ctx, "room"))
-            ),
-        ),
-    }
-}
-
-fn context_regex(ctx: &Ctx) -> bool {
-    let v = claim(ctx, "context")
-        .and_then(|c| c.get("room"))
-        .and_then(|r| r.get("regex"));
-    matches!(v, Some(Value::Bool(true))) || v.and_then(Value::as_str) == Some("true")
 }
 
 fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
@@ -663,6 +734,22 @@ fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
             report.condition.unwrap_or("not-allowed")
         ),
         (None, false) => writeln!(out, "REFUSED at room join (the login itself would succeed)"),
-        (None, true) => writeln!(out, "VALID: Prosody accepts this token"),
+        (None, true) => match &report.joins_not_previewed {
+            Some(why) => writeln!(
+                out,
+                "LOGIN ACCEPTED: Prosody accepts this token at login; room joins not checked ({why})"
+            ),
+            None => writeln!(
+                out,
+                "VALID: Prosody accepts this token and lets it join {}",
+                report
+                    .joins
+                    .iter()
+                    .filter(|j| j.allowed)
+                    .map(|j| j.room.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
     }
 }

@@ -397,7 +397,8 @@ fn missing_sub_and_wrong_room() {
     assert_eq!(code, 0);
     assert_eq!(result_of(&report, "room"), "skipped");
 
-    // The login passes; joining another room than the claim is refused.
+    // The login passes; joining another room than the claim is refused. Without
+    // --domain the room is named by its JID (Prosody's defaults on that MUC).
     let token = mint(&[
         "--app-id",
         "a",
@@ -410,14 +411,29 @@ fn missing_sub_and_wrong_room() {
     ]);
     let (code, report) = verify_json(
         &token,
-        &["--app-id", "a", "--app-secret-file", s, "--join", "standup"],
+        &[
+            "--app-id",
+            "a",
+            "--app-secret-file",
+            s,
+            "--join",
+            "standup@conference.meet.test",
+        ],
     );
     assert_eq!(code, 0, "room claims compare lowercased: {report}");
     let (code, report) = verify_json(
         &token,
-        &["--app-id", "a", "--app-secret-file", s, "--join", "retro"],
+        &[
+            "--app-id",
+            "a",
+            "--app-secret-file",
+            s,
+            "--join",
+            "retro@conference.meet.test",
+        ],
     );
     assert_eq!(code, 1);
+    assert_eq!(report["joins"][0]["condition"], "room-name-does-not-match");
     assert_eq!(report["reason"], Value::Null, "the login itself passes");
     assert_eq!(result_of(&report, "join"), "failed");
     // Issuer and audience lists come from flags like the host options.
@@ -460,8 +476,105 @@ fn garbage_and_stdin() {
         .assert()
         .success()
         .stdout(predicates::str::contains(
-            "VALID: Prosody accepts this token",
+            "LOGIN ACCEPTED: Prosody accepts this token at login; room joins not checked (no --domain",
         ));
+}
+
+/// A root whose one VirtualHost carries `options` (Lua source lines).
+fn host_root(options: &str) -> TempDir {
+    let root = TempDir::new().unwrap();
+    write(
+        root.path(),
+        "etc/prosody/prosody.cfg.lua",
+        format!(
+            "VirtualHost \"meet.test\"\n    authentication = \"token\"\n    app_id = \"a\"\n    \
+             app_secret = \"secret\"\n{options}\n"
+        )
+        .as_bytes(),
+    );
+    root
+}
+
+fn verify_on(root: &TempDir, token: &str, extra: &[&str]) -> (i32, Value) {
+    let r = root.path().to_str().unwrap();
+    let mut args = vec!["--root", r, "--domain", "meet.test"];
+    args.extend_from_slice(extra);
+    verify_json(token, &args)
+}
+
+fn mint_on(root: &TempDir, extra: &[&str]) -> String {
+    let r = root.path().to_str().unwrap();
+    let mut args = vec!["--root", r, "--domain", "meet.test"];
+    args.extend_from_slice(extra);
+    mint(&args)
+}
+
+#[test]
+fn room_join_checked_by_default_with_the_rule_prosody_runs() {
+    let root = host_root("    muc_mapper_domain_base = \"meet.test\"");
+    // sub another domain: the login passes, every join fails (issue 12 item 6).
+    let token = mint_on(&root, &["--room", "standup", "--sub", "other.example"]);
+    let (code, report) = verify_on(&root, &token, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["reason"], Value::Null, "the login itself passes");
+    assert_eq!(report["joins"][0]["room"], "standup@conference.meet.test");
+    assert_eq!(report["joins"][0]["condition"], "room-mismatch");
+    // sub a number: Prosody compares only strings.
+    let token = mint_on(&root, &["--claim", "sub=5"]);
+    let (code, report) = verify_on(&root, &token, &["--join", "standup"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["joins"][0]["condition"], "room-mismatch");
+    // A pattern room is matched as Prosody matches it.
+    let token = mint_on(
+        &root,
+        &[
+            "--room",
+            "team%-%d+",
+            "--claim",
+            r#"context={"room":{"regex":true}}"#,
+        ],
+    );
+    let (code, report) = verify_on(&root, &token, &["--join", "team-12"]);
+    assert_eq!(code, 0, "{report}");
+    let (code, report) = verify_on(&root, &token, &["--join", "team-x"]);
+    assert_eq!(code, 1);
+    assert_eq!(report["joins"][0]["condition"], "room-name-does-not-match");
+    let (code, report) = verify_on(&root, &token, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report["joins_not_previewed"]
+            .as_str()
+            .unwrap()
+            .contains("give --join ROOM"),
+        "{report}"
+    );
+}
+
+#[test]
+fn room_join_follows_the_hosts_room_options() {
+    // enable_domain_verification = false: sub is not checked.
+    let root = host_root("    enable_domain_verification = false");
+    let token = mint_on(&root, &["--room", "standup", "--sub", "other.example"]);
+    let (code, report) = verify_on(&root, &token, &[]);
+    assert_eq!(code, 0, "{report}");
+    // muc_mapper_domain_prefix/_base name the MUC the rooms are on.
+    let root = host_root(
+        "    muc_mapper_domain_prefix = \"muc\"\n    muc_mapper_domain_base = \"meet.test\"",
+    );
+    let token = mint_on(&root, &["--room", "standup"]);
+    let out = cmd()
+        .args(["token", "verify", "--root"])
+        .arg(root.path())
+        .args(["--domain", "meet.test", &token])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("VALID: Prosody accepts this token and lets it join standup@muc.meet.test"),
+        "{text}"
+    );
 }
 
 #[test]

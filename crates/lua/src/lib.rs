@@ -11,6 +11,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use jitsi_tokens_verifier::room::{ClaimValue, Joiner, OptionValue, RoomRule, ROOM_OPTIONS};
 use jitsi_tokens_verifier::{self as verifier, Json, Object, Options, Verifier};
 use mlua::ffi;
 use mlua::prelude::*;
@@ -94,6 +95,92 @@ impl LuaUserData for LuaVerifier {
             }
         });
     }
+}
+
+/// The userdata behind `jt.room_rule(component, options)`.
+struct LuaRoomRule(RoomRule);
+
+impl LuaUserData for LuaRoomRule {
+    fn add_methods<M: LuaUserDataMethods<Self>>(methods: &mut M) {
+        // `rule:check(room_jid, has_token, room, sub, context_room)` with the session's
+        // fields: `true, nil, nil, why` or `false, condition, text, why`.
+        methods.add_method(
+            "check",
+            |lua,
+             this,
+             (room_jid, has_token, room, sub, context_room): (
+                LuaString,
+                bool,
+                LuaValue,
+                LuaValue,
+                LuaValue,
+            )| {
+                let room_text = string_of(&room)?;
+                let sub_text = string_of(&sub)?;
+                let joiner = Joiner {
+                    has_token,
+                    room: claim_value(&room, room_text.as_deref()),
+                    sub: claim_value(&sub, sub_text.as_deref()),
+                    regex: match &context_room {
+                        LuaValue::Table(t) => match t.raw_get::<LuaValue>("regex")? {
+                            LuaValue::Boolean(b) => b,
+                            LuaValue::String(s) => s.as_bytes().as_ref() == b"true",
+                            _ => false,
+                        },
+                        _ => false,
+                    },
+                };
+                let jid = String::from_utf8_lossy(&room_jid.as_bytes()).into_owned();
+                let text = |s: &str| lua.create_string(s).map(LuaValue::String);
+                Ok(match this.0.check(&jid, &joiner) {
+                    Ok(allowed) => (true, LuaValue::Nil, LuaValue::Nil, text(&allowed.0)?),
+                    Err(d) => (
+                        false,
+                        text(d.condition.as_str())?,
+                        text(d.condition.text())?,
+                        text(&d.detail)?,
+                    ),
+                })
+            },
+        );
+        methods.add_method("muc_domain", |_, this, ()| Ok(this.0.muc_domain()));
+    }
+}
+
+/// A Lua string claim as Rust text (claims reached Lua from JSON, so they are UTF-8).
+fn string_of(v: &LuaValue) -> LuaResult<Option<String>> {
+    Ok(match v {
+        LuaValue::String(s) => Some(s.to_str()?.to_owned()),
+        _ => None,
+    })
+}
+
+fn claim_value<'a>(v: &LuaValue, text: Option<&'a str>) -> ClaimValue<'a> {
+    match (v, text) {
+        (LuaValue::Nil, _) => ClaimValue::Missing,
+        (_, Some(s)) => ClaimValue::Str(s),
+        _ => ClaimValue::Other,
+    }
+}
+
+/// `jt.room_rule`'s options table into the rule; a wrongly typed option is an error.
+fn room_rule_from_table(component: &str, opts: &LuaTable) -> LuaResult<RoomRule> {
+    let mut values = Vec::new();
+    for (name, _) in ROOM_OPTIONS {
+        let value = match opts.raw_get::<LuaValue>(*name)? {
+            LuaValue::Nil => continue,
+            LuaValue::Boolean(b) => OptionValue::Bool(b),
+            LuaValue::String(s) => OptionValue::Str(s.to_str()?.to_owned()),
+            LuaValue::Integer(i) => OptionValue::Num(i as f64),
+            LuaValue::Number(n) => OptionValue::Num(n),
+            other => return Err(bad_option(name, "a boolean, string or number", &other)),
+        };
+        values.push((*name, value));
+    }
+    RoomRule::from_options(component, |k| {
+        values.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .map_err(|e| LuaError::runtime(format!("invalid room options: {e}")))
 }
 
 /// `nil, reason, condition`: the shape plugins turn into a SASL failure.
@@ -286,6 +373,24 @@ fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
         "unverified_claims",
         lua.create_function(|lua, token: LuaValue| {
             unverified_part(lua, token, |t, f| verifier::claims_unverified_with(t, f))
+        })?,
+    )?;
+    // The room check: the options it reads (name → the `get_option_<kind>` to read
+    // them with) and the rule for one MUC component.
+    let room_options = lua.create_table()?;
+    for (name, kind) in ROOM_OPTIONS {
+        room_options.set(*name, kind.as_str())?;
+    }
+    exports.set("room_options", room_options)?;
+    exports.set(
+        "room_rule",
+        lua.create_function(|_, (component, opts): (LuaString, Option<LuaTable>)| {
+            let component = component.to_str()?.to_owned();
+            let rule = match opts {
+                Some(t) => room_rule_from_table(&component, &t)?,
+                None => RoomRule::from_options(&component, |_| None).map_err(LuaError::runtime)?,
+            };
+            Ok(LuaRoomRule(rule))
         })?,
     )?;
     exports.set(

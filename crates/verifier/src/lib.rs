@@ -61,8 +61,10 @@ mod decode;
 mod json;
 mod jwks;
 mod keys;
+mod lua_pattern;
 mod options;
 pub mod reason;
+pub mod room;
 mod sign;
 mod urls;
 
@@ -434,6 +436,8 @@ pub fn mint(
     sign::mint(alg, key, kid, claims)
 }
 
+#[cfg(test)]
+mod room_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
