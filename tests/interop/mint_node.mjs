@@ -3,6 +3,10 @@
 // Usage: node mint_node.mjs (jose|jsonwebtoken) ALG KEYFILE KID CLAIMS_JSON
 // KEYFILE holds the HMAC secret (HS*) or a PKCS#8 PEM private key; KID "" means none.
 import { readFileSync } from "node:fs";
+import { webcrypto } from "node:crypto";
+
+// jose uses the global WebCrypto, which Debian 12's Node 18 does not expose.
+globalThis.crypto ??= webcrypto;
 
 const [lib, alg, keyFile, kid, claimsJson] = process.argv.slice(2);
 const key = readFileSync(keyFile);
