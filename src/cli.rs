@@ -199,6 +199,8 @@ pub struct ConfigureArgs {
     /// Do not enable presence_identity (user identity from the token in presence).
     #[arg(long)]
     pub no_presence_identity: bool,
+    #[command(flatten)]
+    pub secure: SecureDomainArgs,
     /// Directory holding this package's Prosody plugins (put in plugin_paths).
     #[arg(long, value_name = "DIR", env = "JITSI_MEET_TOKENS_PLUGIN_DIR")]
     pub plugin_dir: Option<String>,
@@ -212,6 +214,71 @@ pub struct ConfigureArgs {
     pub fix_include: bool,
     #[command(flatten)]
     pub host: crate::configure::NewHostArg,
+}
+
+/// The Jitsi "secure domain": guests without a token, moderators from the token,
+/// recorders and gateways let into token-checked rooms.
+#[derive(Debug, Clone, Args)]
+pub struct SecureDomainArgs {
+    /// Guest domain: an anonymous VirtualHost for people without a token, who may
+    /// join once a token user has started the meeting (also set as
+    /// `hosts.anonymousdomain` in Jitsi Meet's config.js, and Jicofo told to require
+    /// token authentication). An empty JITSI_MEET_TOKENS_GUEST_DOMAIN means none.
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        env = GUEST_DOMAIN_ENV,
+        conflicts_with = "no_guest_domain"
+    )]
+    pub guest_domain: Option<String>,
+    /// Remove the guest domain a previous run set up.
+    #[arg(long)]
+    pub no_guest_domain: bool,
+    /// Moderators from the token: `context.user.moderator` (or an owner/moderator
+    /// affiliation) makes an occupant owner, any other token member; Jicofo no
+    /// longer makes the first occupant owner.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        env = "JITSI_MEET_TOKENS_MODERATORS_FROM_TOKEN",
+        conflicts_with = "no_moderators_from_token"
+    )]
+    pub moderators_from_token: Option<bool>,
+    /// Turn moderators from the token off again.
+    #[arg(long)]
+    pub no_moderators_from_token: bool,
+    /// Bare JIDs or domains let into token-checked rooms without a token
+    /// (`token_verification_allowlist`), comma-separated or repeated, beside the
+    /// recorder and gateway accounts configure detects.
+    #[arg(
+        long,
+        value_name = "JID_OR_DOMAIN,...",
+        value_delimiter = ',',
+        env = "JITSI_MEET_TOKENS_ALLOWLIST"
+    )]
+    pub allowlist: Option<Vec<String>>,
+}
+
+pub const GUEST_DOMAIN_ENV: &str = "JITSI_MEET_TOKENS_GUEST_DOMAIN";
+
+impl SecureDomainArgs {
+    /// `Some("")` for "no guest domain" (the flag, or an empty variable, which clap
+    /// reads as absent).
+    pub fn guest_domain(&self) -> Option<String> {
+        let empty_env = std::env::var_os(GUEST_DOMAIN_ENV).is_some_and(|v| v.is_empty());
+        if self.no_guest_domain || (self.guest_domain.is_none() && empty_env) {
+            return Some(String::new());
+        }
+        self.guest_domain.clone()
+    }
+    pub fn moderators_from_token(&self) -> Option<bool> {
+        if self.no_moderators_from_token {
+            return Some(false);
+        }
+        self.moderators_from_token
+    }
 }
 
 #[derive(Debug, Clone, Args)]

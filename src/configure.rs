@@ -137,6 +137,14 @@ fn flag_values(a: &ConfigureArgs) -> Values {
             .map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
         presence_identity: a.no_presence_identity.then_some(false),
         plugin_dir: a.plugin_dir.clone(),
+        guest_domain: a.secure.guest_domain(),
+        moderators_from_token: a.secure.moderators_from_token(),
+        allowlist: a.secure.allowlist.clone().map(|l| {
+            l.into_iter()
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty())
+                .collect()
+        }),
     }
 }
 
@@ -174,6 +182,7 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         )
     })?;
     settings::check_domain(&domain)?;
+    check_secure_domain(&domain, &values)?;
     let warnings = match a.key.app_secret_file.as_deref() {
         Some(p) if p != Path::new("-") => settings::secret_file_warning(p).into_iter().collect(),
         _ => vec![],
@@ -206,6 +215,23 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         warnings,
         notes: docker.map(|d| d.notes).unwrap_or_default(),
     })
+}
+
+/// The guest domain and allowlist entries follow the domain rule before anything
+/// is rendered; a guest domain equal to the main one would make every user a guest.
+fn check_secure_domain(domain: &str, v: &Values) -> Result<()> {
+    if let Some(g) = v.guest_domain.as_deref().filter(|g| !g.is_empty()) {
+        settings::check_host_name(g, "--guest-domain")?;
+        if g.eq_ignore_ascii_case(domain) {
+            anyhow::bail!(Error::Usage(format!(
+                "--guest-domain {g:?} is the main domain: name a host of its own, e.g. guest.{domain}"
+            )));
+        }
+    }
+    for e in v.allowlist.iter().flatten() {
+        settings::check_allowlist_entry(e)?;
+    }
+    Ok(())
 }
 
 /// The desired host from the request; the secret defaults to the one in the file.

@@ -35,6 +35,11 @@ pub struct Values {
     pub token_clock_leeway: Option<i64>,
     pub presence_identity: Option<bool>,
     pub plugin_dir: Option<String>,
+    /// The guest VirtualHost (`Some("")`: none).
+    pub guest_domain: Option<String>,
+    pub moderators_from_token: Option<bool>,
+    /// Extra `token_verification_allowlist` entries (bare JIDs or domains).
+    pub allowlist: Option<Vec<String>>,
 }
 
 impl Values {
@@ -54,6 +59,9 @@ impl Values {
             token_clock_leeway: self.token_clock_leeway.or(other.token_clock_leeway),
             presence_identity: self.presence_identity.or(other.presence_identity),
             plugin_dir: self.plugin_dir.or(other.plugin_dir.clone()),
+            guest_domain: self.guest_domain.or(other.guest_domain.clone()),
+            moderators_from_token: self.moderators_from_token.or(other.moderators_from_token),
+            allowlist: self.allowlist.or(other.allowlist.clone()),
         }
     }
 }
@@ -139,6 +147,9 @@ impl SettingsFile {
             },
             presence_identity: get_bool(d, "presence_identity")?,
             plugin_dir: get_str(d, "plugin_dir")?,
+            guest_domain: get_str(d, "guest_domain")?,
+            moderators_from_token: get_bool(d, "moderators_from_token")?,
+            allowlist: get_list(d, "allowlist")?,
         })
     }
 
@@ -204,6 +215,14 @@ impl SettingsFile {
             old.presence_identity,
         );
         set_s(d, "plugin_dir", &v.plugin_dir, &old.plugin_dir);
+        set_s(d, "guest_domain", &v.guest_domain, &old.guest_domain);
+        set_b(
+            d,
+            "moderators_from_token",
+            v.moderators_from_token,
+            old.moderators_from_token,
+        );
+        set_l(d, "allowlist", &v.allowlist, &old.allowlist);
         let mut text = self.doc.to_string();
         if self.original.is_none() && !text.is_empty() {
             text = format!(
@@ -230,12 +249,39 @@ fn set_keep_decor(d: &mut DocumentMut, k: &str, mut new: Item) {
 /// 63 and the whole name at most 253 bytes in its ASCII form, no trailing dot.
 /// Checked before anything is rendered, edited or loaded.
 pub fn check_domain(domain: &str) -> Result<(), crate::error::Error> {
-    match idna::domain_to_ascii_strict(domain) {
-        Ok(_) if !domain.is_empty() => Ok(()),
+    check_host_name(domain, "--domain")
+}
+
+/// [`check_domain`]'s rule for any host name a flag names (`--guest-domain`).
+pub fn check_host_name(name: &str, flag: &str) -> Result<(), crate::error::Error> {
+    match idna::domain_to_ascii_strict(name) {
+        Ok(_) if !name.is_empty() => Ok(()),
         _ => Err(crate::error::Error::Usage(format!(
-            "{:?} is not a valid host name for --domain: use letters, digits, hyphens and \
+            "{:?} is not a valid host name for {flag}: use letters, digits, hyphens and \
              dots between labels (e.g. meet.example.com)",
-            domain
+            name
+        ))),
+    }
+}
+
+/// A `token_verification_allowlist` entry: a domain, or a bare JID `node@domain`
+/// (node without the characters a JID's localpart may not hold), by the domain rule.
+pub fn check_allowlist_entry(entry: &str) -> Result<(), crate::error::Error> {
+    let bad_node = |n: &str| {
+        n.is_empty()
+            || n.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "\"&'/:<>@".contains(c))
+    };
+    let host = match entry.split_once('@') {
+        Some((node, _)) if bad_node(node) => None,
+        Some((_, host)) => Some(host),
+        None => Some(entry),
+    };
+    match host.map(|h| check_host_name(h, "--allowlist")) {
+        Some(Ok(())) => Ok(()),
+        _ => Err(crate::error::Error::Usage(format!(
+            "{entry:?} is not a bare JID or domain for --allowlist (e.g. \
+             recorder.meet.example.com or jigasi@auth.meet.example.com)"
         ))),
     }
 }
