@@ -344,7 +344,14 @@ pub fn plan(
         None if avail.exists() => (Some(tree.load_disabled(&avail)?), true),
         None => (None, true),
     };
-    let d = desired(req, sys, target.as_ref().map(|t| t.text.as_str()))?;
+    let mut d = desired(req, sys, target.as_ref().map(|t| t.text.as_str()))?;
+    let server = detect::jitsi_server(root, tree, &req.domain)?;
+    let record = state::load(&req.ctx.state_dir, &req.domain)?;
+    let secure = secure_domain(req, &server, tree, record.as_ref(), &d);
+    d.allowlist = secure.allowlist.iter().map(|(e, _)| e.clone()).collect();
+    d.allowlist_removed = secure.previous_guest.iter().cloned().collect();
+    d.moderators_from_token = req.values.moderators_from_token;
+    plan.warnings.extend(server.warnings.iter().cloned());
     let secret_mode = matches!(d.auth, AuthMode::Secret { .. });
     if let AuthMode::Secret { app_secret, .. } = &d.auth {
         plan.secrets
@@ -373,11 +380,17 @@ pub fn plan(
                 plan.changes
                     .push(write_change(f, edited.text.clone(), secret_mode));
             }
+            plan.notes
+                .extend(allowlist_notes(&edited.changes, &secure.allowlist));
             edits = edited.changes;
         }
         None => {
-            let text =
-                render_host(&d).map_err(|e| anyhow::anyhow!("rendering the host config: {e}"))?;
+            // The template carries the token options; the secure-domain options of
+            // the conference component are edited in, as on an existing file.
+            let text = render_host(&d)
+                .and_then(|t| apply_desired(&t, &d))
+                .map_err(|e| anyhow::anyhow!("rendering the host config: {e}"))?
+                .text;
             plan.changes.push(Change {
                 path: avail.clone(),
                 shown: format!("{CONF_DIR}/conf.avail/{}.cfg.lua", req.domain),
@@ -428,6 +441,7 @@ pub fn plan(
             ));
         }
     }
+    plan_secure_files(req, tree, &server, record.as_ref(), &secure, &mut plan)?;
     if let Some(c) = crate::native::plan(root, sys, req.native_module.as_deref())? {
         plan.changes.push(c);
     }
@@ -458,6 +472,283 @@ pub fn plan(
     Ok((plan, edits))
 }
 
+/// The secure-domain part of the desired state: the guest domain (on, turned off,
+/// or left as it is), Jicofo's settings, and the allowlist with where each entry
+/// comes from.
+struct SecureDomain {
+    guest: Option<String>,
+    /// The guest domain a previous run set up, now turned off.
+    previous_guest: Option<String>,
+    jicofo: Option<crate::jitsi::jicofo::Wanted>,
+    allowlist: Vec<(String, String)>,
+}
+
+/// The guest domain a previous run created a host file for.
+fn recorded_guest(record: Option<&state::Record>, domain: &str) -> Option<String> {
+    record?.files.iter().find_map(|f| {
+        let name = f
+            .path
+            .strip_prefix(&format!("{CONF_DIR}/conf.avail/"))?
+            .strip_suffix(".cfg.lua")?;
+        (f.created && !f.symlink && !name.eq_ignore_ascii_case(domain)).then(|| name.to_string())
+    })
+}
+
+fn secure_domain(
+    req: &Request,
+    server: &detect::JitsiServer,
+    tree: &Tree,
+    record: Option<&state::Record>,
+    d: &DesiredHost,
+) -> SecureDomain {
+    let v = &req.values;
+    let guest = v.guest_domain.clone().filter(|g| !g.is_empty());
+    let previous_guest = match v.guest_domain.as_deref() {
+        Some("") => recorded_guest(record, &req.domain),
+        _ => None,
+    };
+    let mut allowlist: Vec<(String, String)> = Vec::new();
+    if let Some(g) = &guest {
+        allowlist.push((g.clone(), "the guest domain".into()));
+    }
+    allowlist.extend(server.trusted.iter().cloned());
+    for e in v.allowlist.iter().flatten() {
+        allowlist.push((e.clone(), "--allowlist".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    allowlist.retain(|(e, _)| seen.insert(e.to_lowercase()));
+    // Jicofo: each setting wanted when asked for, or when it is set already and
+    // nobody asked otherwise (a second run keeps it).
+    let jicofo = server.jicofo.as_ref().map(|j| {
+        use crate::jitsi::jicofo::{ensure, Wanted};
+        let set_now = |w: Wanted| ensure(&j.text, &req.domain, w).is_ok_and(|t| t == j.text);
+        let auth_now = set_now(Wanted {
+            token_auth: true,
+            no_auto_owner: false,
+        });
+        let owner_now = set_now(Wanted {
+            token_auth: false,
+            no_auto_owner: true,
+        });
+        Wanted {
+            token_auth: match v.guest_domain.as_deref() {
+                Some("") => false,
+                Some(_) => true,
+                None => auth_now,
+            },
+            no_auto_owner: v.moderators_from_token.unwrap_or(owner_now),
+        }
+    });
+    let _ = (tree, d);
+    SecureDomain {
+        guest,
+        previous_guest,
+        jicofo,
+        allowlist,
+    }
+}
+
+/// What the allowlist edit added, and why, for the report.
+fn allowlist_notes(
+    changes: &[crate::config_edit::Change],
+    allowlist: &[(String, String)],
+) -> Vec<String> {
+    use crate::config_edit::ChangeKind;
+    let ours = changes
+        .iter()
+        .filter(|c| c.key == crate::config_edit::ALLOWLIST);
+    // A list created at once carries no item: every entry of ours is in it.
+    let added: Vec<String> = if ours.clone().any(|c| c.kind == ChangeKind::Inserted) {
+        allowlist.iter().map(|(e, _)| e.clone()).collect()
+    } else {
+        ours.filter_map(|c| c.item.as_deref())
+            .map(|i| String::from_utf8_lossy(i).into_owned())
+            .collect()
+    };
+    added
+        .iter()
+        .filter_map(|item| {
+            let (e, from) = allowlist.iter().find(|(e, _)| e == item)?;
+            Some(format!(
+                "token_verification_allowlist: added {e} ({from}), so it joins rooms without a token"
+            ))
+        })
+        .collect()
+}
+
+fn jitsi_change(f: &detect::JitsiFile, new: String) -> Option<Change> {
+    (new != f.text).then(|| Change {
+        path: f.real.clone(),
+        shown: f.shown.clone(),
+        old: Some(f.text.clone()),
+        action: Action::Write { new },
+        perms: Perms::for_write(Perms::of(&f.real), false),
+        restart: false,
+    })
+}
+
+/// The text a previous run started from, when the file is still exactly what one
+/// of our edits made of it (so turning a part off gives the original bytes back).
+fn recorded_original(record: Option<&state::Record>, f: &detect::JitsiFile) -> Option<String> {
+    record?
+        .files
+        .iter()
+        .find(|r| r.path == f.shown && r.written.as_deref() == Some(f.text.as_str()))?
+        .original
+        .clone()
+}
+
+/// The guest host file, config.js and jicofo.conf for the secure domain.
+fn plan_secure_files(
+    req: &Request,
+    tree: &Tree,
+    server: &detect::JitsiServer,
+    record: Option<&state::Record>,
+    secure: &SecureDomain,
+    plan: &mut Plan,
+) -> Result<()> {
+    use crate::jitsi::{jicofo, meet_config};
+    let root = &req.ctx.root;
+    let skipped = |plan: &mut Plan, what: &str, shown: String| {
+        plan.warnings
+            .push(format!("skipped {shown}: {what} is not installed here"));
+    };
+    let meet_shown = format!("/{}", meet_config::path(&req.domain));
+    if let Some(g) = &secure.guest {
+        if tree.has_host(g) {
+            if recorded_guest(record, &req.domain).as_deref() != Some(g.as_str()) {
+                plan.notes.push(format!(
+                    "VirtualHost {g:?} is already defined; left as it is"
+                ));
+            }
+        } else {
+            let jitsi_plugins = fsops::inside(root, DEFAULT_JITSI_PLUGIN_DIR)?.is_dir();
+            let auth = if jitsi_plugins {
+                "jitsi-anonymous"
+            } else {
+                "anonymous"
+            };
+            let text = crate::config_edit::render_guest_host(g, auth)
+                .map_err(|e| anyhow::anyhow!("rendering the guest host config: {e}"))?;
+            let avail = fsops::resolve(root, &tree.avail_path(g), true)?;
+            if avail.exists() {
+                anyhow::bail!(Error::BrokenConfig(format!(
+                    "{} exists but is not enabled in conf.d; enable or remove it",
+                    fsops::shown(root, &avail)
+                )));
+            }
+            plan.changes.push(Change {
+                path: avail,
+                shown: format!("{CONF_DIR}/conf.avail/{g}.cfg.lua"),
+                old: None,
+                action: Action::Write { new: text },
+                perms: Perms::for_write(None, false),
+                restart: true,
+            });
+            plan.changes.push(Change {
+                path: fsops::resolve(root, &tree.confd_link(g), false)?,
+                shown: format!("{CONF_DIR}/conf.d/{g}.cfg.lua"),
+                old: None,
+                action: Action::Symlink {
+                    target: PathBuf::from(format!("../conf.avail/{g}.cfg.lua")),
+                },
+                perms: Perms {
+                    mode: 0o777,
+                    uid: 0,
+                    gid: 0,
+                },
+                restart: true,
+            });
+        }
+        match &server.meet_config {
+            Some(f) => {
+                let new = meet_config::set_guest_domain(&f.text, g)?;
+                plan.changes.extend(jitsi_change(f, new));
+            }
+            None => skipped(plan, "Jitsi Meet's web config", meet_shown.clone()),
+        }
+    }
+    if let Some(p) = &secure.previous_guest {
+        // Turned off: our guest host file and its link go, if untouched since.
+        for f in record.into_iter().flat_map(|r| &r.files) {
+            let ours = [
+                format!("{CONF_DIR}/conf.avail/{p}.cfg.lua"),
+                format!("{CONF_DIR}/conf.d/{p}.cfg.lua"),
+            ];
+            if !ours.contains(&f.path) {
+                continue;
+            }
+            let path = fsops::resolve(root, Path::new(&f.path), !f.symlink)?;
+            let current = std::fs::read_to_string(&path).ok();
+            if f.symlink && path.is_symlink() || !f.symlink && current == f.written {
+                plan.changes.push(Change {
+                    path,
+                    shown: f.path.clone(),
+                    old: if f.symlink { None } else { current },
+                    action: Action::Remove,
+                    perms: Perms::for_write(None, false),
+                    restart: true,
+                });
+            } else if current.is_some() {
+                plan.warnings.push(format!(
+                    "{} was edited since configure wrote it; left in place",
+                    f.path
+                ));
+            }
+        }
+        if let Some(f) = &server.meet_config {
+            let new = match recorded_original(record, f) {
+                Some(o) if meet_config::set_guest_domain(&o, p).is_ok_and(|t| t == f.text) => o,
+                _ => meet_config::unset_guest_domain(&f.text, &f.text, p)?,
+            };
+            plan.changes.extend(jitsi_change(f, new));
+        }
+    }
+    match (&server.jicofo, secure.jicofo) {
+        (Some(f), Some(w)) => {
+            use jicofo::Wanted;
+            // Start from the recorded original when the file is ours as we left it,
+            // so a part turned off comes out byte for byte.
+            let combos = [(false, false), (true, false), (false, true), (true, true)];
+            let base = recorded_original(record, f)
+                .filter(|o| {
+                    combos.iter().any(|&(a, b)| {
+                        let w = Wanted {
+                            token_auth: a,
+                            no_auto_owner: b,
+                        };
+                        jicofo::ensure(o, &req.domain, w).is_ok_and(|t| t == f.text)
+                    })
+                })
+                .unwrap_or_else(|| f.text.clone());
+            let new = jicofo::ensure(&base, &req.domain, w)?;
+            if base == f.text {
+                let wanted_off = |a: bool, b: bool| {
+                    let only = Wanted {
+                        token_auth: a,
+                        no_auto_owner: b,
+                    };
+                    jicofo::ensure(&new, &req.domain, only).is_ok_and(|t| t == new)
+                };
+                if (!w.token_auth && wanted_off(true, false))
+                    || (!w.no_auto_owner && wanted_off(false, true))
+                {
+                    plan.warnings.push(format!(
+                        "{}: a setting turned off was not set by configure; left as it is",
+                        f.shown
+                    ));
+                }
+            }
+            plan.changes.extend(jitsi_change(f, new));
+        }
+        (None, _) if secure.guest.is_some() || req.values.moderators_from_token == Some(true) => {
+            skipped(plan, "Jicofo", format!("/{}", jicofo::PATH));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Run `configure`: plan, and unless dry-run, apply, record, restart.
 pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
     let root = &req.ctx.root;
@@ -481,6 +772,9 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
     for w in &plan.warnings {
         rep.warn(w);
     }
+    for n in &plan.notes {
+        rep.info(n);
+    }
     // The host file edited (its real path, a link followed), for the record.
     let target_real = plan
         .changes
@@ -489,6 +783,10 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
         .map(|c| c.path.clone());
     let update = |rec: &mut state::Record| {
         for c in &plan.changes {
+            if let Action::Remove = c.action {
+                rec.files.retain(|f| f.path != c.shown); // ours, taken back
+                continue;
+            }
             let Action::Write { new } = &c.action else {
                 if let Action::Symlink { .. } = c.action {
                     if rec.file_mut(&c.shown).is_none() {
@@ -505,8 +803,8 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
                 }
                 continue;
             };
-            if !c.restart {
-                continue; // the settings file is ours, not Prosody's: nothing to revert
+            if req.settings.as_ref().is_some_and(|(p, _)| *p == c.path) {
+                continue; // the settings file is ours: nothing to revert
             }
             let is_host_file = c.shown.ends_with(&format!("/{}.cfg.lua", req.domain))
                 || target_real.as_deref() == Some(c.path.as_path())
@@ -533,7 +831,7 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
             }
         }
     };
-    provision::execute(
+    let mut out = provision::execute(
         &req.ctx,
         &req.domain,
         &sys,
@@ -543,7 +841,9 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
         runner,
         rep,
         provision::RecordOp::Update(&update),
-    )
+    )?;
+    crate::jitsi::restart::after_apply(&req.ctx, &plan, runner, rep, &mut out);
+    Ok(out)
 }
 
 pub fn default_output(o: Option<Output>) -> Output {

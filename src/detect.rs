@@ -5,7 +5,7 @@
 
 use crate::fsops::under;
 use crate::runner::{Cmd, Runner};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use debversion::Version;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -289,4 +289,62 @@ mod tests {
         assert!(is_prosody_package("prosody-trunk"));
         assert!(!is_prosody_package("prosody-modules"));
     }
+}
+
+/// A Jitsi file configure may edit (absent when that part of Jitsi is not installed).
+#[derive(Debug, Clone)]
+pub struct JitsiFile {
+    pub real: PathBuf,
+    /// As the target system sees it (`/etc/jitsi/...`).
+    pub shown: String,
+    pub text: String,
+}
+
+/// The Jitsi server around a domain: its web config and Jicofo's config when they
+/// are installed, and the accounts that join rooms without a token (recorders,
+/// gateways) with where each was found.
+#[derive(Debug, Clone, Default)]
+pub struct JitsiServer {
+    pub meet_config: Option<JitsiFile>,
+    pub jicofo: Option<JitsiFile>,
+    pub trusted: Vec<(String, String)>,
+    pub warnings: Vec<String>,
+}
+
+fn jitsi_file(root: &Path, rel: &str) -> Result<Option<JitsiFile>> {
+    let shown = format!("/{rel}");
+    let real = crate::fsops::resolve(root, Path::new(&shown), true)?;
+    match std::fs::read_to_string(&real) {
+        Ok(text) => Ok(Some(JitsiFile { real, shown, text })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {shown}")),
+    }
+}
+
+/// Detect [`JitsiServer`] for `domain` under `root`.
+pub fn jitsi_server(root: &Path, tree: &crate::tree::Tree, domain: &str) -> Result<JitsiServer> {
+    let mut s = JitsiServer {
+        meet_config: jitsi_file(root, &crate::jitsi::meet_config::path(domain))?,
+        jicofo: jitsi_file(root, crate::jitsi::jicofo::PATH)?,
+        ..Default::default()
+    };
+    let recorder = format!("recorder.{domain}");
+    if tree.has_host(&recorder) {
+        s.trusted
+            .push((recorder, "Jibri's recorder VirtualHost".into()));
+    }
+    if let Some(j) = &s.jicofo {
+        match crate::jitsi::jicofo::trusted_domains(&j.text) {
+            Ok(domains) => {
+                for d in domains {
+                    if !s.trusted.iter().any(|(t, _)| t.eq_ignore_ascii_case(&d)) {
+                        s.trusted
+                            .push((d, "Jicofo's jicofo.xmpp.trusted-domains".into()));
+                    }
+                }
+            }
+            Err(e) => s.warnings.push(e.to_string()),
+        }
+    }
+    Ok(s)
 }

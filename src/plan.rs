@@ -40,6 +40,9 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Secret values (raw and as written) to mask wherever they appear in output.
     pub secrets: Vec<String>,
+    /// What the plan does that the administrator should be told (allowlist entries
+    /// added and why, hosts left as they are).
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -189,6 +192,7 @@ mod tests {
             }],
             warnings: vec![],
             secrets: vec!["new-secret".into()],
+            notes: vec![],
         };
         let d = plan.diff();
         assert!(!d.contains("secret\""), "{d}");

@@ -179,6 +179,7 @@ pub fn execute(
         // module in diff mode needs no second (dry) run.
         diff: Some(plan.diff()),
         error: None,
+        jicofo_restart: None,
     };
     if ctx.dry_run {
         rep.diff(out.diff.as_deref().unwrap_or_default());

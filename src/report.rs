@@ -26,6 +26,9 @@ pub struct Outcome {
     /// `would-restart` or `failed`.
     pub restart: String,
     pub warnings: Vec<String>,
+    /// Jicofo, when its jicofo.conf was changed: the same words as `restart`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jicofo_restart: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +107,9 @@ impl Reporter for Human {
         if o.error.is_none() || o.restart != "none" {
             out!("restart: {}", o.restart);
         }
+        if let Some(j) = &o.jicofo_restart {
+            out!("jicofo restart: {j}");
+        }
     }
 }
 
@@ -137,6 +143,9 @@ impl Reporter for Plain {
                 o.restart,
                 o.files.join(",")
             );
+        }
+        if let Some(j) = &o.jicofo_restart {
+            err!("jitsi-meet-tokens: jicofo_restart={j}");
         }
     }
 }

@@ -111,6 +111,8 @@ pub fn plan(ctx: &Ctx, rec: &state::Record) -> Result<Plan> {
                 .original_perms
                 .unwrap_or_else(|| Perms::for_write(Perms::of(&path), false));
             (f.original.clone().unwrap_or_default(), perms)
+        } else if let Some(new) = jitsi_revert(f, &current, &mut plan) {
+            (new, Perms::for_write(Perms::of(&path), false))
         } else {
             let r = revert(&current, &f.changes)
                 .map_err(|e| Error::BrokenConfig(format!("{}: {e}", f.path)))?;
@@ -127,11 +129,43 @@ pub fn plan(ctx: &Ctx, rec: &state::Record) -> Result<Plan> {
                 old: Some(current),
                 action: Action::Write { new },
                 perms,
-                restart: true,
+                restart: !is_jitsi_file(&f.path),
             });
         }
     }
     Ok(plan)
+}
+
+/// Jitsi Meet's web config and Jicofo's config (not Prosody's: no Lua, no restart).
+fn is_jitsi_file(path: &str) -> bool {
+    path.starts_with("/etc/jitsi/")
+}
+
+/// A Jitsi file edited since configure wrote it: config.js gets its guest domain
+/// commented out again, jicofo.conf is left as it is (with a warning). `None` for a
+/// Prosody file.
+fn jitsi_revert(f: &state::FileRecord, current: &str, plan: &mut Plan) -> Option<String> {
+    use crate::jitsi::meet_config;
+    if !is_jitsi_file(&f.path) {
+        return None;
+    }
+    let guest = f
+        .written
+        .as_deref()
+        .and_then(|w| meet_config::guest_domain(w).ok().flatten());
+    let original = f.original.as_deref().unwrap_or(current);
+    match guest.map(|g| meet_config::unset_guest_domain(current, original, &g)) {
+        Some(Ok(t)) if f.path.ends_with("-config.js") => Some(t),
+        _ => {
+            plan.warnings.push(format!(
+                "{} was edited since configure wrote it; not reverted: remove what \
+                 configure added (jicofo.authentication, jicofo.conference.enable-auto-owner, \
+                 hosts.anonymousdomain) by hand",
+                f.path
+            ));
+            Some(current.to_string())
+        }
+    }
 }
 
 pub fn run(ctx: &Ctx, domain: &str, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Outcome> {
@@ -168,7 +202,7 @@ pub fn run(ctx: &Ctx, domain: &str, runner: &dyn Runner, rep: &dyn Reporter) -> 
         rep.warn(w);
     }
     let empty = plan.is_empty();
-    let out = provision::execute(
+    let mut out = provision::execute(
         ctx,
         domain,
         &sys,
@@ -179,6 +213,7 @@ pub fn run(ctx: &Ctx, domain: &str, runner: &dyn Runner, rep: &dyn Reporter) -> 
         rep,
         provision::RecordOp::Delete,
     )?;
+    crate::jitsi::restart::after_apply(ctx, &plan, runner, rep, &mut out);
     if empty && !ctx.dry_run {
         state::remove(&ctx.state_dir, domain)?;
     }

@@ -24,7 +24,10 @@
 //!   added to (or, when off, removed from) `modules_enabled`.
 //! * `Component "<muc domain>"`: `"token_verification"` in `modules_enabled` (Jitsi's
 //!   `--"token_verification";` line inside the table becomes the active entry). A
-//!   missing component is a warning, not an error.
+//!   missing component is a warning, not an error. Each of
+//!   [`DesiredHost::allowlist`] in `token_verification_allowlist` (created when
+//!   absent); `token_verification_moderators_from_token = true` when asked, removed
+//!   when turned off.
 
 use super::{Change, Document, EditError, ListPos, SectionId, Value};
 
@@ -82,6 +85,14 @@ pub struct DesiredHost {
     /// kept when `plugin_paths` has to be created in the host file, since that
     /// assignment replaces the inherited one.
     pub inherited_plugin_paths: Vec<String>,
+    /// Bare JIDs or domains the conference component lets in without a token
+    /// (guest domain, recorders, gateways); added, never removed from, the list.
+    pub allowlist: Vec<String>,
+    /// Entries to take out of `token_verification_allowlist` (a guest domain
+    /// turned off).
+    pub allowlist_removed: Vec<String>,
+    /// `token_verification_moderators_from_token`: `None` leaves it as it is.
+    pub moderators_from_token: Option<bool>,
 }
 
 impl DesiredHost {
@@ -101,6 +112,9 @@ impl DesiredHost {
             plugin_dir: DEFAULT_PLUGIN_DIR.to_string(),
             jitsi_plugin_dir: Some(DEFAULT_JITSI_PLUGIN_DIR.to_string()),
             inherited_plugin_paths: Vec::new(),
+            allowlist: Vec::new(),
+            allowlist_removed: Vec::new(),
+            moderators_from_token: None,
         }
     }
 
@@ -141,6 +155,10 @@ impl Edited {
         !self.changes.is_empty()
     }
 }
+
+/// The conference component's options of mod_token_verification that configure sets.
+pub const ALLOWLIST: &str = "token_verification_allowlist";
+pub const MODERATORS_FROM_TOKEN: &str = "token_verification_moderators_from_token";
 
 const APP_ID_MARKER: &str = r#"app_id="example_app_id""#;
 const APP_SECRET_MARKER: &str = r#"app_secret="example_app_secret""#;
@@ -186,6 +204,8 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
     let muc = SectionId::component(&desired.muc());
     if doc.has_section(&muc) {
         doc.check_editable(&muc, "modules_enabled", true)?;
+        doc.check_editable(&muc, ALLOWLIST, true)?;
+        doc.check_editable(&muc, MODERATORS_FROM_TOKEN, false)?;
     }
     doc.set(&vh, "authentication", &Value::str("token"))?;
 
@@ -266,6 +286,21 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
 
     if doc.has_section(&muc) {
         doc.list_add(&muc, "modules_enabled", b"token_verification", ListPos::End)?;
+        for e in &desired.allowlist {
+            doc.list_add(&muc, ALLOWLIST, e.as_bytes(), ListPos::End)?;
+        }
+        for e in &desired.allowlist_removed {
+            doc.list_remove(&muc, ALLOWLIST, e.as_bytes())?;
+        }
+        match desired.moderators_from_token {
+            Some(true) => {
+                doc.set(&muc, MODERATORS_FROM_TOKEN, &Value::Bool(true))?;
+            }
+            Some(false) => {
+                doc.remove(&muc, MODERATORS_FROM_TOKEN)?;
+            }
+            None => {}
+        }
     } else {
         warnings.push(format!(
             "no Component \"{}\" \"muc\" in this file: rooms are not checked against tokens",

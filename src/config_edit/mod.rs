@@ -52,11 +52,15 @@ mod tests;
 
 pub use document::{revert, Change, ChangeKind, Document, ListPos, Reverted, SectionInfo};
 pub use host::{
-    apply_desired, AuthMode, DesiredHost, Edited, DEFAULT_JITSI_PLUGIN_DIR, DEFAULT_PLUGIN_DIR,
+    apply_desired, AuthMode, DesiredHost, Edited, ALLOWLIST, DEFAULT_JITSI_PLUGIN_DIR,
+    DEFAULT_PLUGIN_DIR, MODERATORS_FROM_TOKEN,
 };
 pub use loader::{prosody_loader_check, Confine, LoadedConfig, LoadedValue, Loader};
 pub use lua_string::{decode_lua_string, lua_string};
-pub use render::{check_written_values, register_lua_helpers, render_host, HOST_TEMPLATE};
+pub use render::{
+    check_written_values, register_lua_helpers, render_guest_host, render_host,
+    GUEST_HOST_TEMPLATE, HOST_TEMPLATE,
+};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -135,6 +135,23 @@ pub fn render_host(d: &DesiredHost) -> Result<String, EditError> {
         .map_err(|e| EditError::Template(e.to_string()))
 }
 
+/// The guest host template, compiled into the binary.
+pub const GUEST_HOST_TEMPLATE: &str = include_str!("../../templates/guest-host.cfg.lua.hbs");
+
+/// The guest VirtualHost's file: anonymous login (`authentication` is Jitsi's
+/// `jitsi-anonymous` or Prosody's `anonymous`), BOSH and WebSocket.
+pub fn render_guest_host(guest_domain: &str, authentication: &str) -> Result<String, EditError> {
+    let mut hb = Handlebars::new();
+    register_lua_helpers(&mut hb);
+    hb.register_template_string("guest", GUEST_HOST_TEMPLATE)
+        .map_err(|e| EditError::Template(e.to_string()))?;
+    hb.render(
+        "guest",
+        &json!({ "guest_domain": guest_domain, "authentication": authentication }),
+    )
+    .map_err(|e| EditError::Template(e.to_string()))
+}
+
 /// The value writer's property (checked by the `host_values` fuzz target and a
 /// proptest): a host rendered with these values, then edited to the second set,
 /// loads through Prosody's loader with exactly those values and nothing else (no

@@ -42,15 +42,33 @@ pub fn trusted_domains(text: &str) -> Result<Vec<String>, ShapeError> {
         .collect()
 }
 
+/// Which of the two settings a run wants: token authentication (guests wait for a
+/// token user), and no owner from Jicofo (moderators come from the token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Wanted {
+    pub token_auth: bool,
+    pub no_auto_owner: bool,
+}
+
+impl Wanted {
+    pub fn any(self) -> bool {
+        self.token_auth || self.no_auto_owner
+    }
+}
+
 /// The keys set, in HOCON, for the main domain.
-fn wanted(domain: &str) -> [(&'static str, &'static str, String); 4] {
+fn wanted(domain: &str, w: Wanted) -> Vec<(&'static str, &'static str, String)> {
     let quoted = serde_json::Value::String(domain.to_string()).to_string();
-    [
-        ("authentication", "enabled", "true".into()),
-        ("authentication", "type", "JWT".into()),
-        ("authentication", "login-url", quoted),
-        ("conference", "enable-auto-owner", "false".into()),
-    ]
+    let mut keys = Vec::new();
+    if w.token_auth {
+        keys.push(("authentication", "enabled", "true".into()));
+        keys.push(("authentication", "type", "JWT".into()));
+        keys.push(("authentication", "login-url", quoted));
+    }
+    if w.no_auto_owner {
+        keys.push(("conference", "enable-auto-owner", "false".into()));
+    }
+    keys
 }
 
 /// Byte offset of a token from its 1-based line and (character) column.
@@ -127,8 +145,20 @@ fn indent_before(text: &str, at: usize) -> Option<&str> {
 
 /// `text` with the authentication and auto-owner keys set (unchanged when they are).
 pub fn ensure_token_auth(text: &str, domain: &str) -> Result<String, ShapeError> {
+    ensure(
+        text,
+        domain,
+        Wanted {
+            token_auth: true,
+            no_auto_owner: true,
+        },
+    )
+}
+
+/// `text` with the keys `w` asks for set (unchanged when they are).
+pub fn ensure(text: &str, domain: &str, w: Wanted) -> Result<String, ShapeError> {
     let before = parse(text)?;
-    let wanted = wanted(domain);
+    let wanted = wanted(domain, w);
     let mut missing: Vec<&(&str, &str, String)> = Vec::new();
     for w in &wanted {
         let path = format!("jicofo.{}.{}", w.0, w.1);

@@ -6,6 +6,7 @@
 
 pub mod jicofo;
 pub mod meet_config;
+pub mod restart;
 
 #[cfg(test)]
 mod tests;
