@@ -78,7 +78,7 @@ fn hostile_env_file_values_reach_prosody_byte_exact() {
 
     // ENABLE_GUESTS=1 with XMPP_GUEST_DOMAIN: the guest VirtualHost.
     assert!(
-        cfg.get(GUEST, "authentication").is_some(),
+        loaded(&r.file(&guest_file(GUEST)), GUEST, "authentication").is_some(),
         "no guest VirtualHost"
     );
 
@@ -150,7 +150,10 @@ fn jitsi_web_root() -> Root {
     r
 }
 
-const HOST_FILE: &str = "etc/prosody/conf.avail/meet.example.com.cfg.lua";
+/// The guest VirtualHost's own file.
+fn guest_file(guest: &str) -> String {
+    format!("etc/prosody/conf.avail/{guest}.cfg.lua")
+}
 
 /// What Prosody, Jitsi Meet and Jicofo read (bytes, links, modes; not mtimes): ours
 /// (state, settings) is expected to differ.
@@ -197,8 +200,8 @@ fn enable_guests_and_xmpp_guest_domain_become_the_guest_domain_in_all_three_file
         assert!(!stderr.contains(": ignored: "), "{stderr}");
 
         // Prosody's own loader (real lua5.4) sees an anonymous guest VirtualHost.
-        let auth = loaded(&r.file(HOST_FILE), want, "authentication")
-            .unwrap_or_else(|| panic!("no VirtualHost {want:?} in {}", r.read(HOST_FILE)));
+        let auth = loaded(&r.file(&guest_file(want)), want, "authentication")
+            .unwrap_or_else(|| panic!("no VirtualHost {want:?} in {}", guest_file(want)));
         assert!(
             auth == b"anonymous" || auth == b"jitsi-anonymous",
             "{}",
@@ -234,7 +237,7 @@ fn enable_guests_off_removes_the_guest_domain_and_named_alone_is_reported_ignore
     };
     let on = guest_env(&r, "on.env", "ENABLE_GUESTS=1\n");
     success(&mut cmd_from(&r, &on));
-    assert!(loaded(&r.file(HOST_FILE), GUEST, "authentication").is_some());
+    assert!(loaded(&r.file(&guest_file(GUEST)), GUEST, "authentication").is_some());
 
     // docker-jitsi-meet's .env template names a guest domain whether or not guests
     // are on: without ENABLE_GUESTS it changes nothing, and says so.
@@ -250,7 +253,7 @@ fn enable_guests_off_removes_the_guest_domain_and_named_alone_is_reported_ignore
         stderr.contains("XMPP_GUEST_DOMAIN: ignored: ENABLE_GUESTS is not set"),
         "{stderr}"
     );
-    assert!(loaded(&r.file(HOST_FILE), GUEST, "authentication").is_some());
+    assert!(loaded(&r.file(&guest_file(GUEST)), GUEST, "authentication").is_some());
 
     let off = guest_env(
         &r,
