@@ -33,6 +33,8 @@ FIXTURE = REPO / "tests" / "fixtures" / "jitsi-web" / "etc" / "jitsi"
 CONFIG_JS = Path("etc/jitsi/meet") / f"{DOMAIN}-config.js"
 JICOFO_CONF = Path("etc/jitsi/jicofo/jicofo.conf")
 HOST_FILE = Path("etc/prosody/conf.avail") / f"{DOMAIN}.cfg.lua"
+# The guest VirtualHost gets a file of its own.
+GUEST_FILE = Path("etc/prosody/conf.avail") / f"{GUEST}.cfg.lua"
 
 
 def jitsi_files(root):
@@ -97,8 +99,9 @@ def test_check_diff_shows_every_file_and_writes_none(deployed):
     assert run.recap["changed"] == 1 and run.recap["failed"] == 0, str(run)
     one_call(deployed, "configure", dry_run=True)
 
+    guest = diff_of(run.out, GUEST_FILE)
+    assert re.search(rf'^\+\s*VirtualHost "{re.escape(GUEST)}"', guest, re.M), str(run)
     host = diff_of(run.out, HOST_FILE)
-    assert re.search(rf'^\+\s*VirtualHost "{re.escape(GUEST)}"', host, re.M), str(run)
     assert re.search(r"^\+.*token_verification_moderators_from_token = true", host, re.M), str(run)
     assert re.search(r"^\+.*token_verification_allowlist", host, re.M), str(run)
     assert EXTRA_ALLOWED in host and f"recorder.{DOMAIN}" in host, host
@@ -124,8 +127,7 @@ def test_real_run_writes_all_three_files_and_a_guest_logs_in(deployed):
     assert f"--guest-domain={GUEST}" in args and "--moderators-from-token" in args, args
     assert f"--allowlist={EXTRA_ALLOWED}" in args, args
 
-    host = (deployed.root / HOST_FILE).read_text()
-    assert f'VirtualHost "{GUEST}"' in host
+    assert f'VirtualHost "{GUEST}"' in (deployed.root / GUEST_FILE).read_text()
     web = (deployed.root / CONFIG_JS).read_text()
     assert re.search(rf"^\s*anonymousdomain: '{re.escape(GUEST)}',", web, re.M), web
     # The decoy outside `hosts` is kept as it was.
@@ -158,5 +160,6 @@ def test_absent_restores_every_file_byte_for_byte(deployed):
     for path in (HOST_FILE, CONFIG_JS, JICOFO_CONF):
         assert diff_of(run.out, path), f"{path} missing from the diff\n{run}"
     assert contents(deployed, HOST_FILE, CONFIG_JS, JICOFO_CONF) == deployed.jitsi_before
+    assert not (deployed.root / GUEST_FILE).exists(), "the guest host file was left"
     ok, why = guest_login(deployed)
     assert not ok, "a guest still logs in after state: absent"
