@@ -18,7 +18,8 @@ import pytest
 
 # `collections` is test_playbook's fixture: the collection built and installed once.
 from test_playbook import (  # noqa: F401
-    BAD_SIGNATURE, DOMAIN, REPO, SECRET_1, Bosh, Scratch, collections, one_call, play,
+    BAD_SIGNATURE, DOMAIN, HOST_BEFORE_TOKENS, REPO, SECRET_1, Bosh, Scratch, collections,
+    one_call, play,
 )
 
 GUEST = f"guest.{DOMAIN}"
@@ -35,6 +36,14 @@ JICOFO_CONF = Path("etc/jitsi/jicofo/jicofo.conf")
 HOST_FILE = Path("etc/prosody/conf.avail") / f"{DOMAIN}.cfg.lua"
 # The guest VirtualHost gets a file of its own.
 GUEST_FILE = Path("etc/prosody/conf.avail") / f"{GUEST}.cfg.lua"
+
+
+# test_playbook's host as it was before tokens, with the conference MUC component a
+# Jitsi server has (where the room check, its allowlist and the moderator option go).
+HOST_WITH_MUC = HOST_BEFORE_TOKENS + f"""
+Component "conference.{DOMAIN}" "muc"
+    restrict_room_creation = true
+"""
 
 
 def jitsi_files(root):
@@ -70,6 +79,7 @@ def diff_of(out, path):
 @pytest.fixture(scope="module")
 def deployed(collections):
     scratch = Scratch(collections)
+    (scratch.root / HOST_FILE).write_text(HOST_WITH_MUC)
     jitsi_files(scratch.root)
     scratch.count_calls()
     try:
