@@ -25,14 +25,6 @@ pub struct DockerEnv {
 /// Variables docker-jitsi-meet documents for tokens that have no equivalent here.
 const IGNORED: &[(&str, &str)] = &[
     (
-        "ENABLE_GUESTS",
-        "guest access is not supported yet (planned: a guest domain option)",
-    ),
-    (
-        "XMPP_GUEST_DOMAIN",
-        "guest access is not supported yet (planned: a guest domain option)",
-    ),
-    (
         "JWT_ENABLE_DOMAIN_VERIFICATION",
         "domain verification is not an option of this installer",
     ),
@@ -93,6 +85,8 @@ fn map(vars: &BTreeMap<String, String>) -> Result<DockerEnv> {
                 d.values.domain = Some(v);
                 "the domain"
             }
+            // Read together below: one decides whether, the other which.
+            "ENABLE_GUESTS" | "XMPP_GUEST_DOMAIN" => continue,
             _ => {
                 if let Some((_, why)) = IGNORED.iter().find(|(n, _)| n == name) {
                     d.notes.push(format!("{name}: ignored: {why}"));
@@ -106,6 +100,7 @@ fn map(vars: &BTreeMap<String, String>) -> Result<DockerEnv> {
         };
         d.notes.push(format!("{name}: used as {setting}"));
     }
+    guests(vars, &mut d)?;
     // An empty value in docker-jitsi-meet means "unset".
     if d.values.asap_key_server.as_deref() == Some("") {
         d.values.asap_key_server = None;
@@ -114,6 +109,54 @@ fn map(vars: &BTreeMap<String, String>) -> Result<DockerEnv> {
         d.secret = None;
     }
     Ok(d)
+}
+
+/// `ENABLE_GUESTS` turns the guest domain on (`XMPP_GUEST_DOMAIN`, by default
+/// `guest.` and `XMPP_DOMAIN`, as docker-jitsi-meet names it) or off; without it
+/// docker-jitsi-meet has no guests, and the guest domain is left as it is here.
+fn guests(vars: &BTreeMap<String, String>, d: &mut DockerEnv) -> Result<()> {
+    let named = vars
+        .get("XMPP_GUEST_DOMAIN")
+        .map(|g| g.trim())
+        .filter(|g| !g.is_empty());
+    let Some(enable) = vars.get("ENABLE_GUESTS") else {
+        if named.is_some() {
+            d.notes.push(
+                "XMPP_GUEST_DOMAIN: ignored: ENABLE_GUESTS is not set, so docker-jitsi-meet \
+                 has no guests (add ENABLE_GUESTS=1 for the guest domain)"
+                    .into(),
+            );
+        }
+        return Ok(());
+    };
+    if !boolean("ENABLE_GUESTS", enable)? {
+        d.values.guest_domain = Some(String::new());
+        d.notes
+            .push("ENABLE_GUESTS: used as guest_domain (none: guests are off)".into());
+        if named.is_some() {
+            d.notes
+                .push("XMPP_GUEST_DOMAIN: ignored: ENABLE_GUESTS turns guests off".into());
+        }
+        return Ok(());
+    }
+    let guest = match (named, d.values.domain.as_deref()) {
+        (Some(g), _) => {
+            crate::settings::check_host_name(g, "XMPP_GUEST_DOMAIN")?;
+            d.notes
+                .push("XMPP_GUEST_DOMAIN: used as guest_domain".into());
+            g.to_owned()
+        }
+        (None, Some(domain)) if !domain.is_empty() => format!("guest.{domain}"),
+        (None, _) => bail!(
+            "ENABLE_GUESTS={enable} names no guest domain: set XMPP_GUEST_DOMAIN (or \
+             XMPP_DOMAIN, for docker-jitsi-meet's guest.<XMPP_DOMAIN>) in the file, or drop \
+             ENABLE_GUESTS and give --guest-domain"
+        ),
+    };
+    d.notes
+        .push(format!("ENABLE_GUESTS: used as guest_domain ({guest})"));
+    d.values.guest_domain = Some(guest);
+    Ok(())
 }
 
 /// docker-jitsi-meet writes booleans as `1`/`0` or `true`/`false`.

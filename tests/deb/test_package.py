@@ -13,6 +13,7 @@ package's scripts restarted).
 """
 
 import contextlib
+import difflib
 import fcntl
 import json
 import os
@@ -684,4 +685,106 @@ def test_reconfigure_to_a_domain_the_server_does_not_have_is_refused(deb, machin
 
     run("apt-get", "purge", "-y", PKG)
     assert snapshot() == before
+    assert_purged()
+
+
+GUEST = f"guest.{DOMAIN}"
+JITSI_ETC = Path("/etc/jitsi")
+WEB_CONFIG = JITSI_ETC / "meet" / f"{DOMAIN}-config.js"
+JICOFO_CONF = JITSI_ETC / "jicofo" / "jicofo.conf"
+WEB_FIXTURE = REPO / "tests" / "fixtures" / "jitsi-web" / "etc" / "jitsi"
+
+
+@pytest.fixture
+def jitsi_web(machine_lock):
+    """Jitsi Meet's config.js and Jicofo's jicofo.conf for DOMAIN, in the shapes their
+    maintainer scripts write (the jitsi-web fixtures, written for meet.example.com),
+    removed again afterwards. Requested before `machine`, so the package is purged
+    before they go."""
+    if JITSI_ETC.exists():
+        pytest.fail(f"{JITSI_ETC} exists on this machine; refusing to touch it")
+    try:
+        for src, dest in ((WEB_FIXTURE / "meet" / "meet.example.com-config.js", WEB_CONFIG),
+                          (WEB_FIXTURE / "jicofo" / "jicofo.conf", JICOFO_CONF)):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(src.read_text().replace("meet.example.com", DOMAIN))
+        yield
+    finally:
+        shutil.rmtree(JITSI_ETC, ignore_errors=True)
+
+
+def test_guest_access_configures_prosody_jitsi_meet_and_jicofo_and_remove_restores_them(
+        deb, jitsi_web, machine):
+    """jitsi-meet-tokens/guest-access preseeded: the guest VirtualHost, config.js's
+    hosts.anonymousdomain and Jicofo's token authentication, from one install;
+    answering no removes them, remove restores all three files byte for byte."""
+    HOST_CFG.write_text(JITSI_HOST)
+    os.chmod(HOST_CFG, 0o644)
+    (ETC / "conf.d" / f"{DOMAIN}.cfg.lua").symlink_to(f"../conf.avail/{DOMAIN}.cfg.lua")
+    pid0 = machine.wait_up(lambda pid: True)
+    before = snapshot(), snapshot(JITSI_ETC)
+    web_before, jicofo_before = WEB_CONFIG.read_bytes(), JICOFO_CONF.read_bytes()
+    ok, answer = bosh_login(machine.http, None, domain=GUEST)
+    assert not ok, "a guest logged in before the package was installed"
+
+    app_id, secret = "guestapp", "a-secret-for-the-guest-test-0123456789"
+    log_mark = machine.log_size()
+    preseed(
+        f"jitsi-meet-prosody jitsi-meet-prosody/jvb-hostname string {DOMAIN}",
+        f"{PKG} {PKG}/appid string {app_id}",
+        f"{PKG} {PKG}/appsecret password {secret}",
+        f"{PKG} {PKG}/guest-access boolean true",
+    )
+    apt_install(deb)
+    pid1 = assert_restarted(machine, pid0)
+
+    # Prosody's own loader sees the guest VirtualHost; a guest logs in there over
+    # BOSH, token users still log in on the main host and tokenless logins do not.
+    seen = prosody_sees(machine, (GUEST, "authentication"), (DOMAIN, "authentication"))
+    assert seen[f"{DOMAIN} authentication"] == "token", seen
+    assert seen[f"{GUEST} authentication"] in ("anonymous", "jitsi-anonymous"), seen
+    ok, jid = bosh_login(machine.http, None, domain=GUEST)
+    assert ok and jid.split("@", 1)[1].startswith(GUEST + "/"), jid
+    ok, answer = bosh_login(machine.http, mint(app_id, secret))
+    assert ok, answer
+    ok, answer = bosh_login(machine.http, None)
+    assert not ok, "a login without a token was accepted on the token host"
+    assert_no_module_errors(machine, log_mark)
+
+    web = WEB_CONFIG.read_text()
+    assert re.search(rf"^\s*anonymousdomain: '{re.escape(GUEST)}',$", web, re.M), web
+    assert "// anonymousdomain: 'guest.example.com'," not in web
+    assert web.replace(f"anonymousdomain: '{GUEST}',", "// anonymousdomain: 'guest.example.com',") \
+        == web_before.decode(), "config.js changed beyond hosts.anonymousdomain"
+    jicofo = JICOFO_CONF.read_text()
+    assert re.search(r"authentication\s*\{[^}]*enabled = true[^}]*type = JWT[^}]*"
+                     rf'login-url = "{re.escape(DOMAIN)}"', jicofo, re.S), jicofo
+    # Jicofo's settings are added to, none of its lines changed.
+    ops = difflib.SequenceMatcher(None, jicofo_before.decode().splitlines(), jicofo.splitlines()).get_opcodes()
+    assert {op for op, *_ in ops} <= {"equal", "insert"}, jicofo
+
+    # Guest access off again: the two Jitsi files are back byte for byte, the guest
+    # host is gone, token authentication stays.
+    preseed(f"{PKG} {PKG}/guest-access boolean false")
+    run("dpkg-reconfigure", "-fnoninteractive", PKG)
+    pid2 = assert_restarted(machine, pid1)
+    assert (WEB_CONFIG.read_bytes(), JICOFO_CONF.read_bytes()) == (web_before, jicofo_before)
+    assert not (ETC / "conf.avail" / f"{GUEST}.cfg.lua").exists(), "the guest host file was left"
+    ok, answer = bosh_login(machine.http, None, domain=GUEST)
+    assert not ok, "a guest still logs in with guest access off"
+    ok, answer = bosh_login(machine.http, mint(app_id, secret))
+    assert ok, answer
+
+    # On again, then removed: every file as before the install.
+    preseed(f"{PKG} {PKG}/guest-access boolean true")
+    run("dpkg-reconfigure", "-fnoninteractive", PKG)
+    pid3 = assert_restarted(machine, pid2)
+    assert WEB_CONFIG.read_bytes() != web_before
+    run("apt-get", "remove", "-y", PKG)
+    assert_restarted(machine, pid3)
+    assert (snapshot(), snapshot(JITSI_ETC)) == before, "remove did not restore every file byte for byte"
+    ok, answer = bosh_login(machine.http, None, domain=GUEST)
+    assert not ok, "a guest still logs in after remove"
+
+    run("apt-get", "purge", "-y", PKG)
     assert_purged()

@@ -98,6 +98,35 @@ options:
       - V(false) leaves out C(presence_identity) (user identity from the token in
         presence); passes C(--no-presence-identity).
     type: bool
+  guest_domain:
+    description:
+      - The guest domain, an anonymous VirtualHost for people without a token, who may
+        join a meeting once a token user has started it; Jitsi's convention is
+        C(guest.<domain>), for example C(guest.meet.example.com).
+      - The installer also sets C(hosts.anonymousdomain) in Jitsi Meet's
+        C(/etc/jitsi/meet/<domain>-config.js) and token authentication in Jicofo's
+        C(/etc/jitsi/jicofo/jicofo.conf) (passes C(--guest-domain)).
+      - V("") removes a guest domain set up before (passes C(--no-guest-domain)); not
+        set leaves it as the installer's settings file has it.
+    type: str
+  moderators_from_token:
+    description:
+      - V(true) makes occupants whose token says so (C(context.user.moderator), or an
+        owner or moderator C(context.user.affiliation)) owners of the room and every
+        other occupant a member, and stops Jicofo making the first occupant owner
+        (C(enable-auto-owner = false) in C(jicofo.conf)).
+      - V(false) turns that off again; not set leaves it as the installer's settings
+        file has it.
+    type: bool
+  allowlist:
+    description:
+      - Bare JIDs or domains let into token-checked rooms without a token
+        (C(token_verification_allowlist)), besides the recorder and gateway accounts
+        the installer detects, for example C(recorder.meet.example.com).
+      - V([]) removes the entries given before; not set leaves them as the
+        installer's settings file has them.
+    type: list
+    elements: str
   fix_include:
     description:
       - Add C(Include "conf.d/*.cfg.lua") to C(prosody.cfg.lua) when it is missing.
@@ -154,7 +183,9 @@ attributes:
     description: Runs the installer with C(--dry-run); nothing is written or restarted.
     support: full
   diff_mode:
-    description: Returns the installer's unified diff of the host configuration, secrets masked.
+    description:
+      - Returns the installer's unified diff of every file it changes (the Prosody host
+        file, Jitsi Meet's C(config.js), Jicofo's C(jicofo.conf)), secrets masked.
     support: full
   platform:
     description: Debian and Ubuntu hosts with Prosody 0.11.6 or newer.
@@ -187,6 +218,15 @@ EXAMPLES = r"""
     accepted_issuers: [example_app, other_app]
     accepted_audiences: [jitsi]
 
+- name: Guests without a token, moderators from the token, an extra recorder domain
+  jitsi_meet_tokens.jitsi.jitsi_meet_tokens:
+    domain: meet.example.com
+    app_id: example_app
+    app_secret: "{{ vault_jitsi_app_secret }}"
+    guest_domain: guest.meet.example.com
+    moderators_from_token: true
+    allowlist: [recorder.meet.example.com]
+
 - name: Prepare an image tree without touching the running system
   jitsi_meet_tokens.jitsi.jitsi_meet_tokens:
     domain: meet.example.com
@@ -208,11 +248,14 @@ changed:
   type: bool
   sample: true
 files:
-  description: The files the installer changed (or would change), as it reports them.
+  description:
+    - The files the installer changed (or would change), as it reports them; with
+      O(guest_domain) or O(moderators_from_token) also Jitsi Meet's C(config.js) and
+      Jicofo's C(jicofo.conf).
   returned: always
   type: list
   elements: str
-  sample: ["/etc/prosody/conf.avail/meet.example.com.cfg.lua"]
+  sample: ["/etc/prosody/conf.avail/meet.example.com.cfg.lua", "/etc/jitsi/jicofo/jicofo.conf"]
 restart:
   description:
     - What the installer reported about restarting Prosody, for example V(none),
@@ -297,6 +340,7 @@ VALUE_FLAGS = (
 LIST_FLAGS = (
     ("accepted_issuers", "--issuers"),
     ("accepted_audiences", "--audiences"),
+    ("allowlist", "--allowlist"),
 )
 # The installer also reads these from its environment; the module's options must be
 # the only input, so they are removed from the installer's environment.
@@ -323,6 +367,9 @@ def argument_spec():
         allow_empty_token=dict(type="bool"),
         token_clock_leeway=dict(type="int", no_log=False),
         presence_identity=dict(type="bool"),
+        guest_domain=dict(type="str"),
+        moderators_from_token=dict(type="bool"),
+        allowlist=dict(type="list", elements="str"),
         fix_include=dict(type="bool", default=False),
         plugin_dir=dict(type="str"),
         native_module=dict(type="path"),
@@ -367,6 +414,13 @@ def build_command(module, binary, dry_run):
         cmd.append("--allow-empty-token=%s" % ("true" if p["allow_empty_token"] else "false"))
     if p["token_clock_leeway"] is not None:
         cmd.append("--token-clock-leeway=%d" % p["token_clock_leeway"])
+    if p["moderators_from_token"] is not None:
+        cmd.append("--moderators-from-token" if p["moderators_from_token"]
+                   else "--no-moderators-from-token")
+    if p["guest_domain"] == "":
+        cmd.append("--no-guest-domain")
+    elif p["guest_domain"] is not None:
+        cmd.append("--guest-domain=" + p["guest_domain"])
     if p["presence_identity"] is False:
         cmd.append("--no-presence-identity")
     if p["fix_include"]:
