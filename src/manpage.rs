@@ -455,13 +455,12 @@ fn json_output(sub: &str) -> Option<&'static str> {
 }
 
 const CHECKS_JSON: &str = "With --output json, one JSON object on stdout. status and token verify \
-name a check's fields alike: check (the check's name, e.g. plugin_paths or signature), result, \
-detail (one sentence) and hint (the fix). status's checks are typed records whose fields are \
-always present, null when they do not apply: check, host (null for system-wide checks), result \
-(ok, warn, fail or skipped), value (what was found: a string, number, boolean or list, e.g. a \
+write a check as one typed record whose fields are always present, null when they do not \
+apply: check (the check's name, e.g. plugin_paths or signature), host (null for system-wide \
+checks and for token verify), result (ok, warn, fail or skipped; token verify also not-reached \
+for checks after the first failure), value (what was found: a string, number, boolean or list, e.g. a \
 setting's value as Prosody reads it, a version, a URL), file and line (where it was found), \
-detail (null when value and place say it all) and hint. token verify's result is passed, \
-failed, skipped or not-reached.\n\n\
+detail (one sentence; null when value and place say it all) and hint (the fix).\n\n\
 status prints {ok, root, installed: [{name, version}], hosts: [{domain, files, settings}], \
 checks}. Each setting is {name, value, file, line, note}: value as Prosody reads it (a JSON \
 string, number, boolean or list of strings; the Lua source text of an expression; null for \

@@ -118,22 +118,53 @@ impl Step {
     }
 }
 
+/// Named as `status` names its results (`not-reached` is this command's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 enum Outcome {
+    #[serde(rename = "ok")]
     Passed,
+    #[serde(rename = "fail")]
     Failed,
     Skipped,
     NotReached,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct Check {
     check: Step,
     result: Outcome,
     detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<String>,
+}
+
+/// Written as `status` writes its check records: every field present, null when it
+/// does not apply (a token's checks concern no host, file or line).
+impl Serialize for Check {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Record<'a> {
+            check: Step,
+            host: Option<&'a str>,
+            result: Outcome,
+            value: Option<&'a str>,
+            file: Option<&'a str>,
+            line: Option<u32>,
+            detail: &'a str,
+            hint: &'a Option<String>,
+        }
+        Record {
+            check: self.check,
+            host: None,
+            result: self.result,
+            value: None,
+            file: None,
+            line: None,
+            detail: &self.detail,
+            hint: &self.hint,
+        }
+        .serialize(s)
+    }
 }
 
 /// One previewed room join: the verifier's room rule, as Prosody runs it.

@@ -86,7 +86,7 @@ def test_verify_matches_prosody(prosody, root, flags):
         assert result.text.startswith("Not acceptable by exp (")
     else:
         assert result.text == report["reason"]
-    failed = [c for c in report["checks"] if c["result"] == "failed"]
+    failed = [c for c in report["checks"] if c["result"] == "fail"]
     assert len(failed) == 1 and failed[0]["hint"], report
 
 
