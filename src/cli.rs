@@ -251,7 +251,8 @@ pub struct SecureDomainArgs {
     pub no_moderators_from_token: bool,
     /// Bare JIDs or domains let into token-checked rooms without a token
     /// (`token_verification_allowlist`), comma-separated or repeated, beside the
-    /// recorder and gateway accounts configure detects.
+    /// accounts configure detects (Jibri's recorder host, Jicofo's trusted-domains,
+    /// Jigasi's org.jitsi.jigasi.xmpp.acc.USER_ID).
     #[arg(
         long,
         value_name = "JID_OR_DOMAIN,...",

@@ -346,5 +346,25 @@ pub fn jitsi_server(root: &Path, tree: &crate::tree::Tree, domain: &str) -> Resu
             Err(e) => s.warnings.push(e.to_string()),
         }
     }
+    if let Some(j) = jitsi_file(root, crate::jitsi::jigasi::PATH)? {
+        match crate::jitsi::jigasi::account(&j.text) {
+            Ok(Some(account)) if crate::settings::check_allowlist_entry(&account).is_ok() => {
+                if !s
+                    .trusted
+                    .iter()
+                    .any(|(t, _)| t.eq_ignore_ascii_case(&account))
+                {
+                    s.trusted
+                        .push((account, "Jigasi's org.jitsi.jigasi.xmpp.acc.USER_ID".into()));
+                }
+            }
+            Ok(Some(account)) => s.warnings.push(format!(
+                "{}: Jigasi's account {account:?} is no bare JID; add it with --allowlist",
+                j.shown
+            )),
+            Ok(None) => {}
+            Err(e) => s.warnings.push(e),
+        }
+    }
     Ok(s)
 }

@@ -5,6 +5,7 @@
 //! it. A file whose shape is not understood is reported, never edited.
 
 pub mod jicofo;
+pub mod jigasi;
 pub mod meet_config;
 pub mod restart;
 

@@ -411,3 +411,45 @@ fn status_reports_each_piece_with_a_fix() {
     assert_eq!(m.1, "warn", "{edited:?}");
     assert!(m.2.as_deref().unwrap().contains("--moderators-from-token"));
 }
+
+/// Jigasi's account from its sip-communicator.properties joins the allowlist; the
+/// file as Jigasi's package ships it (account lines commented out) adds nothing.
+#[test]
+fn jigasis_account_is_detected_from_its_properties() {
+    const JIGASI: &str = "etc/jitsi/jigasi/sip-communicator.properties";
+    let shipped = "# org.jitsi.jigasi.xmpp.acc.USER_ID=SOME_USER@SOME_DOMAIN\n\
+                   # org.jitsi.jigasi.xmpp.acc.PASS=SOME_PASS\n\
+                   # org.jitsi.jigasi.xmpp.acc.ANONYMOUS_AUTH=false\n";
+    let with = |props: &str| {
+        let r = server(false);
+        std::fs::create_dir_all(r.file("etc/jitsi/jigasi")).unwrap();
+        std::fs::write(r.file(JIGASI), props).unwrap();
+        r
+    };
+    let r = with(shipped);
+    let lines = changed_lines(&file_diff(&dry(&r, &[]), HOST));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "+    token_verification_allowlist = { \"recorder.meet.example.com\" }"),
+        "{lines:?}"
+    );
+    let r = with(&format!(
+        "{shipped}org.jitsi.jigasi.xmpp.acc.USER_ID=jigasi@auth.meet.example.com\n\
+         org.jitsi.jigasi.xmpp.acc.PASS=p\norg.jitsi.jigasi.xmpp.acc.ANONYMOUS_AUTH=false\n"
+    ));
+    let before = r.snapshot();
+    let lines = changed_lines(&file_diff(&dry(&r, &[]), HOST));
+    assert!(
+        lines.iter().any(|l| l
+            == "+    token_verification_allowlist = { \"recorder.meet.example.com\", \"jigasi@auth.meet.example.com\" }"),
+        "{lines:?}"
+    );
+    run(&r, &[]);
+    assert_eq!(
+        r.read(JIGASI).contains("USER_ID=jigasi@"),
+        true,
+        "read, never edited"
+    );
+    idempotent_and_reversible(&r, &before);
+}
