@@ -140,3 +140,24 @@ def test_option_off_keeps_prosody_defaults(server, clients):
     assert seen_by_observer(server, clients, "off.test", r, "creator", token("off.test")) == ("owner", "moderator")
     later = connect(server, clients, "off.test", token("off.test", moderator=True))
     assert item_of(join(later, r, "later")) == ("none", "participant")
+
+
+def test_an_owner_by_token_is_not_held_by_a_members_only_room(server, clients):
+    """Jitsi's lobby makes the room members-only and sends whoever that refuses to
+    the lobby: an owner by token gets in, a guest is refused (to the lobby)."""
+    r = room("mods.test")
+    boss = connect(server, clients, "mods.test", token("mods.test", moderator=True))
+    join(boss, r, "boss")
+    boss.send(f"<iq xmlns='jabber:client' type='set' to='{r}' id='lobby1'>"
+              "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>"
+              "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+              "<field var='muc#roomconfig_membersonly'><value>1</value></field></x></query></iq>")
+    answer = boss.wait_for(lambda el: el.tag == f"{{{CLIENT}}}iq" and el.get("id") == "lobby1")
+    assert answer.get("type") == "result", answer
+    guest = connect(server, clients, "guest.mods.test", None)
+    guest.send(f"<presence xmlns='jabber:client' to='{r}/guest'><x xmlns='{MUC}'/></presence>")
+    refused = guest.wait_for(lambda el: el.tag == f"{{{CLIENT}}}presence" and el.get("from") == f"{r}/guest")
+    assert refused.get("type") == "error", refused
+    assert refused.find("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}registration-required") is not None
+    other = connect(server, clients, "mods.test", token("mods.test", affiliation="owner"))
+    assert item_of(join(other, r, "other")) == ("owner", "moderator")
