@@ -36,6 +36,11 @@ RUNS = {
         (PLAIN, ["preseed(", "{PKG} {PKG}/appsecret password {secret}"]),
         ("tests/deb/test_package.py::preseed", ['"debconf-set-selections"']),
     ],
+    'echo "jitsi-meet-tokens jitsi-meet-tokens/guest-access boolean true" | debconf-set-selections': [
+        ("tests/deb/test_package.py::test_guest_access_configures_prosody_jitsi_meet_and_jicofo_and_remove_restores_them",
+         ["preseed(", "{PKG} {PKG}/guest-access boolean true"]),
+        ("tests/deb/test_package.py::preseed", ['"debconf-set-selections"']),
+    ],
     "DEBIAN_FRONTEND=noninteractive apt-get install ./jitsi-meet-tokens_*_amd64.deb": [
         (PLAIN, ["apt_install(deb)"]),
         ("tests/deb/test_package.py::apt_install", ['run("apt-get", "install"']),
