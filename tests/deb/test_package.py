@@ -376,8 +376,9 @@ def mint(app_id, secret, sub=DOMAIN):
 
 def bosh_login(port, token, domain=DOMAIN):
     """(True, JID), or (False, refusal) for a login over BOSH with the e2e client: the
-    SASL failure's "condition: text", or NO_HTTP when nothing listens on Prosody's HTTP
-    port (no host loads BOSH; callers expecting it have checked that Prosody runs).
+    SASL failure's "condition: text", NO_HTTP when nothing listens on Prosody's HTTP
+    port (no host loads BOSH; callers expecting it have checked that Prosody runs), or
+    NO_BOSH_HOST when Prosody answers 404 for the host name.
     Anything else (a timeout, an HTTP error, a reset) raises, and a test expecting a
     SASL refusal fails on NO_HTTP: a broken Prosody is not a refused login."""
     server = SimpleNamespace(bosh_url=f"http://127.0.0.1:{port}/http-bind")
@@ -385,6 +386,10 @@ def bosh_login(port, token, domain=DOMAIN):
     client = Bosh(server, domain, token, headers={"Host": domain})
     try:
         result, jid = client.login()
+    except urllib.error.HTTPError as e:
+        if e.code != 404:
+            raise
+        return False, NO_BOSH_HOST
     except urllib.error.URLError as e:
         if not isinstance(e.reason, ConnectionRefusedError):
             raise
@@ -395,6 +400,8 @@ def bosh_login(port, token, domain=DOMAIN):
 
 
 NO_HTTP = "connection refused: Prosody serves no HTTP"
+# Prosody serves HTTP, but no host by that name loads BOSH (a guest host removed).
+NO_BOSH_HOST = "HTTP 404: no BOSH for this host"
 TOKEN_REQUIRED = "not-allowed: token required"
 BAD_SIGNATURE = "not-allowed: Invalid signature"
 # Jitsi's host file back as it was names Jitsi's own "jitsi-anonymous" provider, which
@@ -771,7 +778,7 @@ def test_guest_access_configures_prosody_jitsi_meet_and_jicofo_and_remove_restor
     assert (WEB_CONFIG.read_bytes(), JICOFO_CONF.read_bytes()) == (web_before, jicofo_before)
     assert not (ETC / "conf.avail" / f"{GUEST}.cfg.lua").exists(), "the guest host file was left"
     ok, answer = bosh_login(machine.http, None, domain=GUEST)
-    assert not ok, "a guest still logs in with guest access off"
+    assert (ok, answer) == (False, NO_BOSH_HOST), "a guest still logs in with guest access off"
     ok, answer = bosh_login(machine.http, mint(app_id, secret))
     assert ok, answer
 
