@@ -77,14 +77,7 @@ fn every_subcommand_honours_jitsi_meet_tokens_root() {
         "--app-secret-file",
     ])
     .arg(secret)
-    .args([
-        "--non-interactive",
-        "--no-restart",
-        "--output",
-        "json",
-        "--native-module",
-    ])
-    .arg(&r.module);
+    .args(r.unattended());
     env(&mut c);
     let out = run(&mut c);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -113,14 +113,7 @@ fn secret_from_stdin_and_from_the_environment() {
         "--app-secret-file",
         "-",
     ])
-    .args([
-        "--non-interactive",
-        "--no-restart",
-        "--output",
-        "json",
-        "--native-module",
-    ])
-    .arg(&r.module)
+    .args(r.unattended())
     .write_stdin("from-stdin\n");
     c.assert().success();
     assert_eq!(
@@ -405,14 +398,7 @@ fn settings_file_supplies_values_and_keeps_comments() {
         r.bare()
             .args(["--app-secret-file"])
             .arg(&sf)
-            .args([
-                "--non-interactive",
-                "--no-restart",
-                "--output",
-                "json",
-                "--native-module",
-            ])
-            .arg(&r.module),
+            .args(r.unattended()),
     );
     assert_eq!(
         loaded(&r.file(HOST), "meet.example.com", "app_id").unwrap(),

@@ -72,17 +72,23 @@ impl Root {
             a.push(s.into());
         }
         a.push(sf.into());
-        for s in [
+        a.extend(self.unattended());
+        a.extend(extra.iter().map(|s| s.into()));
+        a
+    }
+    /// A run nobody answers prompts for, that restarts nothing and reports JSON, with
+    /// this root's native module.
+    pub fn unattended(&self) -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = [
             "--non-interactive",
             "--no-restart",
             "--output",
             "json",
             "--native-module",
-        ] {
-            a.push(s.into());
-        }
+        ]
+        .map(Into::into)
+        .into();
         a.push(self.module.clone().into());
-        a.extend(extra.iter().map(|s| s.into()));
         a
     }
     /// `configure --root ROOT` and nothing else: each test adds what it is about.

@@ -323,14 +323,7 @@ fn a_secret_from_the_environment_never_reaches_a_child() {
     success(
         r.bare()
             .args(["--domain", "meet.example.com", "--app-id", "myapp"])
-            .args([
-                "--non-interactive",
-                "--no-restart",
-                "--output",
-                "json",
-                "--native-module",
-            ])
-            .arg(&r.module)
+            .args(r.unattended())
             .env("JITSI_MEET_TOKENS_APP_SECRET", secret)
             .env("PATH", path),
     );
