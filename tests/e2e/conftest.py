@@ -112,3 +112,12 @@ def prosody(keyserver, blackhole):
     with server.running():
         server.wait_for_log(r"Loaded 1 keys from")
         yield server
+
+
+@pytest.fixture
+def clients():
+    """Client connections a test opens (append them); closed after it."""
+    opened = []
+    yield opened
+    for ws in opened:
+        ws.close()

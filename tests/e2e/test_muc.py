@@ -4,8 +4,6 @@
 import uuid
 import xml.etree.ElementTree as ET
 
-import pytest
-
 from harness import CLIENT, JITMEET, MUC, MUC_USER, STANZAS, WS, mint
 
 CONF = "conference.meet.test"
@@ -47,14 +45,6 @@ def refusal(presence):
     text = err.find(f"{{{STANZAS}}}text")
     codes = [c.tag.split("}")[1] for c in err if c.tag.startswith(f"{{{JITMEET}}}")]
     return cond, text.text if text is not None else None, codes
-
-
-@pytest.fixture
-def clients():
-    opened = []
-    yield opened
-    for ws in opened:
-        ws.close()
 
 
 def test_join_allowed_for_matching_room(prosody, clients):

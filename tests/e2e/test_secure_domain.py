@@ -114,14 +114,6 @@ def room() -> tuple[str, str]:
     return name, f"{name}@conference.{DOMAIN}"
 
 
-@pytest.fixture
-def clients():
-    opened = []
-    yield opened
-    for ws in opened:
-        ws.close()
-
-
 def ws_login(s, clients, domain, tok=None) -> WS:
     ws = WS(Endpoints(s), domain, tok)
     result = ws.login()

@@ -48,14 +48,6 @@ def server():
     assert "Traceback" not in log, log[-8000:]
 
 
-@pytest.fixture
-def clients():
-    opened = []
-    yield opened
-    for ws in opened:
-        ws.close()
-
-
 def user(**extra):
     u = {"id": f"u-{uuid.uuid4().hex[:6]}", "name": "Example"}
     u.update(extra)
