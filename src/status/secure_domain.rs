@@ -36,12 +36,11 @@ impl Finding {
     }
 }
 
-/// The conference component's value of `key`, wherever the component is defined.
-fn muc_value(tree: &Tree, domain: &str, key: &str) -> Option<Value> {
+/// The conference component's value of `key`, wherever the component is defined
+/// among `docs` (the enabled files, parsed once).
+fn muc_value(docs: &[Document], domain: &str, key: &str) -> Option<Value> {
     let muc = SectionId::component(&format!("conference.{domain}"));
-    tree.files()
-        .filter_map(|f| Document::parse(&f.text).ok())
-        .find_map(|d| d.get(&muc, key))
+    docs.iter().find_map(|d| d.get(&muc, key))
 }
 
 pub fn checks(root: &Path, tree: &Tree, domain: &str) -> Vec<Finding> {
@@ -49,7 +48,11 @@ pub fn checks(root: &Path, tree: &Tree, domain: &str) -> Vec<Finding> {
     let Ok(server) = crate::detect::jitsi_server(root, tree, domain) else {
         return out;
     };
-    let allowlist: Vec<String> = match muc_value(tree, domain, ALLOWLIST) {
+    let docs: Vec<Document> = tree
+        .files()
+        .filter_map(|f| Document::parse(&f.text).ok())
+        .collect();
+    let allowlist: Vec<String> = match muc_value(&docs, domain, ALLOWLIST) {
         Some(Value::List(items)) => items
             .iter()
             .map(|i| String::from_utf8_lossy(i).to_lowercase())
@@ -113,7 +116,7 @@ pub fn checks(root: &Path, tree: &Tree, domain: &str) -> Vec<Finding> {
             );
         }
     }
-    if muc_value(tree, domain, MODERATORS_FROM_TOKEN) == Some(Value::Bool(true)) {
+    if muc_value(&docs, domain, MODERATORS_FROM_TOKEN) == Some(Value::Bool(true)) {
         out.push(
             match jicofo_has(jicofo::Wanted {
                 token_auth: false,
