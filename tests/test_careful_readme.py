@@ -59,7 +59,8 @@ RUNS = {
     "jitsi-meet-tokens configure --domain meet.example.com --app-id myapp --app-secret-file /root/secret --output json": [
         ("tests/suite/configure.rs::second_run_changes_nothing_and_keeps_every_mtime",
          ['.configure("meet.example.com"', "json(&"]),
-        ("tests/suite/mod.rs::configure_args", ['"--output"', '"json"']),
+        ("tests/suite/mod.rs::configure_args", ["self.unattended()"]),
+        ("tests/suite/mod.rs::unattended", ['"--output"', '"json"']),
         CONFIGURE_ARGS,
     ],
     "jitsi-meet-tokens unconfigure --domain meet.example.com": [
