@@ -35,6 +35,19 @@ pub fn child_env(c: &mut Command, clean: bool) {
 }
 
 impl Cmd {
+    /// The process as `run` and `spawn` both start it: program, arguments, working
+    /// directory and environment; each then sets up its own stdio.
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        child_env(&mut c, self.clean_env);
+        if let Some(d) = &self.cwd {
+            c.current_dir(d);
+        }
+        c.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
     pub fn new(program: impl Into<OsString>) -> Self {
         Cmd {
             program: program.into(),
@@ -95,14 +108,8 @@ pub struct System;
 
 impl Runner for System {
     fn run(&self, cmd: &Cmd) -> Result<CmdOutput> {
-        let mut c = Command::new(&cmd.program);
-        child_env(&mut c, cmd.clean_env);
-        if let Some(d) = &cmd.cwd {
-            c.current_dir(d);
-        }
-        c.args(&cmd.args)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
+        let mut c = cmd.command();
+        c.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(if cmd.stdin.is_some() {
                 Stdio::piped()
@@ -128,14 +135,8 @@ impl Runner for System {
 
     fn spawn(&self, cmd: &Cmd) -> Result<u32> {
         use std::os::unix::process::CommandExt;
-        let mut c = Command::new(&cmd.program);
-        child_env(&mut c, cmd.clean_env);
-        if let Some(d) = &cmd.cwd {
-            c.current_dir(d);
-        }
-        c.args(&cmd.args)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+        let mut c = cmd.command();
+        c.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             // Own session: the daemon must not die with our terminal or process group.
