@@ -30,7 +30,7 @@ def shown(text: str, pattern: str, higher_is_better: bool = False, rounds: int |
     assert m, f"no line matching {pattern!r} in:\n{text}"
     median, best, q1, q3 = (float(m.group(g)) for g in ("median", "best", "q1", "q3"))
     assert q1 <= median <= q3, m.group(0)
-    assert (best >= q3) if higher_is_better else (0 < best <= q1), m.group(0)
+    assert (best >= q3) if higher_is_better else (0 <= best <= q1), m.group(0)
     if rounds is not None:
         assert int(m.group("rounds")) == rounds, m.group(0)
     return m
