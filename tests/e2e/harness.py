@@ -602,3 +602,24 @@ class Rounds:
 
 def verdict(met: bool) -> str:
     return "met" if met else "NOT MET"
+
+
+# The benchmarks' machine-noise figure: a fixed pure-Lua workload whose time moves only
+# with how busy the machine is (bench-lua runs it inside its own rounds).
+REFERENCE_LUA = "local x = 0 for i = 1, 20000 do x = (x * 31 + i) % 1000003 end"
+
+
+def reference_loop_us(runs: int = 15) -> float:
+    """µs of CPU for REFERENCE_LUA: the median of `runs` in one fresh lua5.4."""
+    script = (f"local t = {{}} for r = 1, {runs} do local t0 = os.clock() {REFERENCE_LUA} "
+              "t[r] = (os.clock() - t0) * 1e6 end table.sort(t) print(t[(#t + 1) // 2])")
+    out = subprocess.run(["lua5.4", "-e", script], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+def machine_noise(reference_us: list[float], when: str) -> str:
+    """The line every benchmark prints about its reference loop timings."""
+    r = Rounds(reference_us)
+    q1, q3 = r.spread
+    return (f"machine noise: the pure-Lua reference loop, timed {when}, in µs {r.show()}; "
+            f"median at {r.median / r.best:.2f}x the best, q3 at {q3 / q1:.2f}x q1")
