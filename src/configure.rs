@@ -1,6 +1,6 @@
 //! `configure`: settings → detected system → desired host → plan → apply → report.
 
-use crate::cli::{ConfigureArgs, Output};
+use crate::cli::ConfigureArgs;
 use crate::config_edit::{
     apply_desired, render_host, AuthMode, DesiredHost, Document, SectionId, Value,
     DEFAULT_JITSI_PLUGIN_DIR, DEFAULT_PLUGIN_DIR,
@@ -841,14 +841,4 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
     )?;
     crate::jitsi::restart::after_apply(&req.ctx, &plan, runner, rep, &mut out);
     Ok(out)
-}
-
-pub fn default_output(o: Option<Output>) -> Output {
-    o.unwrap_or_else(|| {
-        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-            Output::Human
-        } else {
-            Output::Plain
-        }
-    })
 }

@@ -55,8 +55,19 @@ impl Ctx {
     }
 }
 
+/// Human on a terminal, plain lines otherwise, unless `--output` says.
+fn default_output(o: Option<Output>) -> Output {
+    o.unwrap_or_else(|| {
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            Output::Human
+        } else {
+            Output::Plain
+        }
+    })
+}
+
 pub fn reporter(o: Option<Output>) -> Box<dyn Reporter> {
-    match crate::configure::default_output(o) {
+    match default_output(o) {
         Output::Human => Box::new(report::Human::new()),
         Output::Plain => Box::new(report::Plain),
         Output::Json => Box::new(report::Json),
