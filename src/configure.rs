@@ -312,6 +312,18 @@ fn write_change(f: &tree::HostFile, new: String, secret: bool) -> Change {
     }
 }
 
+/// Where the host's VirtualHost lives, or is to be created.
+struct HostTarget {
+    /// The file to edit, `None` to render a new one at `avail`.
+    file: Option<tree::HostFile>,
+    /// The host's file in conf.avail (its real path, a link followed).
+    avail: PathBuf,
+    /// conf.d lacks the link that enables the host file.
+    link_needed: bool,
+    /// The enabled host file is the main prosody.cfg.lua.
+    in_main: bool,
+}
+
 /// Everything `configure` would change, without touching anything.
 pub fn plan(
     req: &Request,
@@ -320,6 +332,41 @@ pub fn plan(
 ) -> Result<(Plan, Vec<crate::config_edit::Change>)> {
     let mut plan = Plan::default();
     let root = &req.ctx.root;
+    let host = host_target(req, tree, &mut plan)?;
+    plan.warnings.extend(req.warnings.iter().cloned());
+    let mut d = desired(req, sys, host.file.as_ref().map(|t| t.text.as_str()))?;
+    let server = detect::jitsi_server(root, tree, &req.domain)?;
+    let record = state::load(&req.ctx.state_dir, &req.domain)?;
+    let secure = secure_domain(req, &server, record.as_ref());
+    d.allowlist = secure.allowlist.iter().map(|(e, _)| e.clone()).collect();
+    d.allowlist_removed = secure.previous_guest.iter().cloned().collect();
+    d.moderators_from_token = req.values.moderators_from_token;
+    plan.warnings.extend(server.warnings.iter().cloned());
+    if let AuthMode::Secret { app_secret, .. } = &d.auth {
+        plan.secrets
+            .push(String::from_utf8_lossy(app_secret).into_owned());
+        let lit = crate::config_edit::lua_string(app_secret);
+        plan.secrets.push(lit[1..lit.len() - 1].to_string());
+    }
+    let edits = plan_host_file(req, &host, &d, &secure, &mut plan)?;
+    if host.link_needed {
+        plan_host_link(req, tree, &host.avail, &mut plan)?;
+    }
+    if !tree.includes_confd && !host.in_main {
+        plan_include(req, tree, &mut plan);
+    }
+    plan_secure_files(req, tree, &server, record.as_ref(), &secure, &mut plan)?;
+    if let Some(c) = crate::native::plan(root, sys, req.native_module.as_deref())? {
+        plan.changes.push(c);
+    }
+    check_plugin_dir(root, &d.plugin_dir, &mut plan)?;
+    plan_settings_file(req, &mut plan)?;
+    Ok((plan, edits))
+}
+
+/// Find the file defining the host (warning when several do), or where to create
+/// one; a domain new to a server with Jitsi or token hosts is refused here.
+fn host_target(req: &Request, tree: &Tree, plan: &mut Plan) -> Result<HostTarget> {
     let files = tree.files_with_host(&req.domain);
     if files.len() > 1 {
         plan.warnings.push(format!(
@@ -336,116 +383,123 @@ pub fn plan(
     if files.is_empty() {
         check_new_host(tree, &req.domain, req.new_host)?;
     }
-    plan.warnings.extend(req.warnings.iter().cloned());
     // A symlinked host file is edited where its link leads (inside the root).
-    let avail = fsops::resolve(root, &tree.avail_path(&req.domain), true)?;
-    let (target, link_needed) = match files.first() {
+    let avail = fsops::resolve(&req.ctx.root, &tree.avail_path(&req.domain), true)?;
+    let (file, link_needed) = match files.first() {
         Some(f) => (Some((*f).clone()), false),
         None if avail.exists() => (Some(tree.load_disabled(&avail)?), true),
         None => (None, true),
     };
-    let mut d = desired(req, sys, target.as_ref().map(|t| t.text.as_str()))?;
-    let server = detect::jitsi_server(root, tree, &req.domain)?;
-    let record = state::load(&req.ctx.state_dir, &req.domain)?;
-    let secure = secure_domain(req, &server, record.as_ref());
-    d.allowlist = secure.allowlist.iter().map(|(e, _)| e.clone()).collect();
-    d.allowlist_removed = secure.previous_guest.iter().cloned().collect();
-    d.moderators_from_token = req.values.moderators_from_token;
-    plan.warnings.extend(server.warnings.iter().cloned());
+    Ok(HostTarget {
+        file,
+        avail,
+        link_needed,
+        in_main: files.iter().any(|f| f.real == tree.main.real),
+    })
+}
+
+/// Edit the desired host into its file, or render a new one: the edits made, for
+/// the state record.
+fn plan_host_file(
+    req: &Request,
+    host: &HostTarget,
+    d: &DesiredHost,
+    secure: &SecureDomain,
+    plan: &mut Plan,
+) -> Result<Vec<crate::config_edit::Change>> {
     let secret_mode = matches!(d.auth, AuthMode::Secret { .. });
-    if let AuthMode::Secret { app_secret, .. } = &d.auth {
-        plan.secrets
-            .push(String::from_utf8_lossy(app_secret).into_owned());
-        let lit = crate::config_edit::lua_string(app_secret);
-        plan.secrets.push(lit[1..lit.len() - 1].to_string());
-    }
-    let mut edits = Vec::new();
-    match &target {
-        Some(f) => {
-            if f.sections
-                .iter()
-                .all(|s| !s.same_host(&SectionId::virtual_host(&req.domain)))
-            {
-                anyhow::bail!(Error::BrokenConfig(format!(
-                    "{} exists but defines no VirtualHost {:?}; fix or remove it",
-                    f.shown, req.domain
-                )));
-            }
-            let edited = apply_desired(&f.text, &d)
-                .map_err(|e| Error::BrokenConfig(format!("{}: {e}", f.shown)))?;
-            plan.warnings
-                .extend(edited.warnings.iter().map(|w| format!("{}: {w}", f.shown)));
-            let want = Perms::for_write(Perms::of(&f.real), secret_mode);
-            if edited.changed() || Perms::of(&f.real) != Some(want) {
-                plan.changes
-                    .push(write_change(f, edited.text.clone(), secret_mode));
-            }
-            plan.notes
-                .extend(allowlist_notes(&edited.changes, &secure.allowlist));
-            edits = edited.changes;
-        }
-        None => {
-            // The template carries the token options; the secure-domain options of
-            // the conference component are edited in, as on an existing file.
-            let text = render_host(&d)
-                .and_then(|t| apply_desired(&t, &d))
-                .map_err(|e| anyhow::anyhow!("rendering the host config: {e}"))?
-                .text;
-            plan.changes.push(Change {
-                path: avail.clone(),
-                shown: format!("{CONF_DIR}/conf.avail/{}.cfg.lua", req.domain),
-                old: None,
-                action: Action::Write { new: text },
-                perms: Perms::for_write(None, secret_mode),
-                restart: true,
-            });
-        }
-    }
-    if link_needed {
-        let link = fsops::resolve(root, &tree.confd_link(&req.domain), false)?;
-        if link.exists() || link.is_symlink() {
-            anyhow::bail!(Error::BrokenConfig(format!(
-                "{} exists but does not lead to {}; fix it by hand",
-                link.display(),
-                avail.display()
-            )));
-        }
+    let Some(f) = &host.file else {
+        // The template carries the token options; the secure-domain options of
+        // the conference component are edited in, as on an existing file.
+        let text = render_host(d)
+            .and_then(|t| apply_desired(&t, d))
+            .map_err(|e| anyhow::anyhow!("rendering the host config: {e}"))?
+            .text;
         plan.changes.push(Change {
-            path: link,
-            shown: format!("{CONF_DIR}/conf.d/{}.cfg.lua", req.domain),
+            path: host.avail.clone(),
+            shown: format!("{CONF_DIR}/conf.avail/{}.cfg.lua", req.domain),
             old: None,
-            action: Action::Symlink {
-                target: PathBuf::from(format!("../conf.avail/{}.cfg.lua", req.domain)),
-            },
-            perms: Perms {
-                mode: 0o777,
-                uid: 0,
-                gid: 0,
-            },
+            action: Action::Write { new: text },
+            perms: Perms::for_write(None, secret_mode),
             restart: true,
         });
+        return Ok(Vec::new());
+    };
+    if f.sections
+        .iter()
+        .all(|s| !s.same_host(&SectionId::virtual_host(&req.domain)))
+    {
+        anyhow::bail!(Error::BrokenConfig(format!(
+            "{} exists but defines no VirtualHost {:?}; fix or remove it",
+            f.shown, req.domain
+        )));
     }
-    if !tree.includes_confd && !files.iter().any(|f| f.real == tree.main.real) {
-        if req.fix_include {
-            let mut new = tree.main.text.clone();
-            if !new.ends_with('\n') && !new.is_empty() {
-                new.push('\n');
-            }
-            new.push_str("Include \"conf.d/*.cfg.lua\"\n");
-            plan.changes.push(write_change(&tree.main, new, false));
-        } else {
-            plan.warnings.push(format!(
-                "{CONF_DIR}/prosody.cfg.lua does not include conf.d/*.cfg.lua, so Prosody does not \
-                 load the host file; add the line `Include \"conf.d/*.cfg.lua\"` at its end, or run \
-                 configure again with --fix-include"
-            ));
+    let edited =
+        apply_desired(&f.text, d).map_err(|e| Error::BrokenConfig(format!("{}: {e}", f.shown)))?;
+    plan.warnings
+        .extend(edited.warnings.iter().map(|w| format!("{}: {w}", f.shown)));
+    let want = Perms::for_write(Perms::of(&f.real), secret_mode);
+    if edited.changed() || Perms::of(&f.real) != Some(want) {
+        plan.changes
+            .push(write_change(f, edited.text.clone(), secret_mode));
+    }
+    plan.notes
+        .extend(allowlist_notes(&edited.changes, &secure.allowlist));
+    Ok(edited.changes)
+}
+
+/// The conf.d link enabling a host's conf.avail file.
+fn confd_link_change(req: &Request, tree: &Tree, host: &str) -> Result<Change> {
+    Ok(Change {
+        path: fsops::resolve(&req.ctx.root, &tree.confd_link(host), false)?,
+        shown: format!("{CONF_DIR}/conf.d/{host}.cfg.lua"),
+        old: None,
+        action: Action::Symlink {
+            target: PathBuf::from(format!("../conf.avail/{host}.cfg.lua")),
+        },
+        perms: Perms {
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        },
+        restart: true,
+    })
+}
+
+/// Enable the host file; something else already at the link's place is refused.
+fn plan_host_link(req: &Request, tree: &Tree, avail: &Path, plan: &mut Plan) -> Result<()> {
+    let link = confd_link_change(req, tree, &req.domain)?;
+    if link.path.exists() || link.path.is_symlink() {
+        anyhow::bail!(Error::BrokenConfig(format!(
+            "{} exists but does not lead to {}; fix it by hand",
+            link.path.display(),
+            avail.display()
+        )));
+    }
+    plan.changes.push(link);
+    Ok(())
+}
+
+/// prosody.cfg.lua does not include conf.d: add the line when asked, else say how.
+fn plan_include(req: &Request, tree: &Tree, plan: &mut Plan) {
+    if req.fix_include {
+        let mut new = tree.main.text.clone();
+        if !new.ends_with('\n') && !new.is_empty() {
+            new.push('\n');
         }
+        new.push_str("Include \"conf.d/*.cfg.lua\"\n");
+        plan.changes.push(write_change(&tree.main, new, false));
+    } else {
+        plan.warnings.push(format!(
+            "{CONF_DIR}/prosody.cfg.lua does not include conf.d/*.cfg.lua, so Prosody does not \
+             load the host file; add the line `Include \"conf.d/*.cfg.lua\"` at its end, or run \
+             configure again with --fix-include"
+        ));
     }
-    plan_secure_files(req, tree, &server, record.as_ref(), &secure, &mut plan)?;
-    if let Some(c) = crate::native::plan(root, sys, req.native_module.as_deref())? {
-        plan.changes.push(c);
-    }
-    let pd = &d.plugin_dir;
+}
+
+/// Warn when the plugin directory lacks our auth module.
+fn check_plugin_dir(root: &Path, pd: &str, plan: &mut Plan) -> Result<()> {
     let plugin_found = [fsops::inside(root, pd)?, PathBuf::from(pd)]
         .iter()
         .any(|p| p.join("mod_auth_token.lua").is_file());
@@ -455,21 +509,27 @@ pub fn plan(
              plugins there or pass --plugin-dir"
         ));
     }
-    if let Some((path, values)) = &req.settings {
-        let mut f = SettingsFile::load(path)?;
-        let new = f.update(values)?;
-        if f.original.as_deref() != Some(new.as_str()) {
-            plan.changes.push(Change {
-                path: path.clone(),
-                shown: fsops::shown(root, path),
-                old: f.original.clone(),
-                action: Action::Write { new },
-                perms: Perms::for_write(Perms::of(path), false),
-                restart: false,
-            });
-        }
+    Ok(())
+}
+
+/// Record this run's values in the settings file, comments kept.
+fn plan_settings_file(req: &Request, plan: &mut Plan) -> Result<()> {
+    let Some((path, values)) = &req.settings else {
+        return Ok(());
+    };
+    let mut f = SettingsFile::load(path)?;
+    let new = f.update(values)?;
+    if f.original.as_deref() != Some(new.as_str()) {
+        plan.changes.push(Change {
+            path: path.clone(),
+            shown: fsops::shown(&req.ctx.root, path),
+            old: f.original.clone(),
+            action: Action::Write { new },
+            perms: Perms::for_write(Perms::of(path), false),
+            restart: false,
+        });
     }
-    Ok((plan, edits))
+    Ok(())
 }
 
 /// The secure-domain part of the desired state: the guest domain (on, turned off,
@@ -518,17 +578,9 @@ fn secure_domain(
     // Jicofo: each setting wanted when asked for, or when it is set already and
     // nobody asked otherwise (a second run keeps it).
     let jicofo = server.jicofo.as_ref().map(|j| {
-        use crate::jitsi::jicofo::{ensure, Wanted};
-        let set_now = |w: Wanted| ensure(&j.text, &req.domain, w).is_ok_and(|t| t == j.text);
-        let auth_now = set_now(Wanted {
-            token_auth: true,
-            no_auto_owner: false,
-        });
-        let owner_now = set_now(Wanted {
-            token_auth: false,
-            no_auto_owner: true,
-        });
-        Wanted {
+        let auth_now = jicofo_has(&j.text, &req.domain, true, false);
+        let owner_now = jicofo_has(&j.text, &req.domain, false, true);
+        crate::jitsi::jicofo::Wanted {
             token_auth: match v.guest_domain.as_deref() {
                 Some("") => false,
                 Some(_) => true,
@@ -605,144 +657,170 @@ fn plan_secure_files(
     plan: &mut Plan,
 ) -> Result<()> {
     use crate::jitsi::{jicofo, meet_config};
-    let root = &req.ctx.root;
     let skipped = |plan: &mut Plan, what: &str, shown: String| {
         plan.warnings
             .push(format!("skipped {shown}: {what} is not installed here"));
     };
-    let meet_shown = format!("/{}", meet_config::path(&req.domain));
     if let Some(g) = &secure.guest {
-        if tree.has_host(g) {
-            if recorded_guest(record, &req.domain).as_deref() != Some(g.as_str()) {
-                plan.notes.push(format!(
-                    "VirtualHost {g:?} is already defined; left as it is"
-                ));
-            }
-        } else {
-            let jitsi_plugins = fsops::inside(root, DEFAULT_JITSI_PLUGIN_DIR)?.is_dir();
-            let auth = if jitsi_plugins {
-                "jitsi-anonymous"
-            } else {
-                "anonymous"
-            };
-            let text = crate::config_edit::render_guest_host(g, auth)
-                .map_err(|e| anyhow::anyhow!("rendering the guest host config: {e}"))?;
-            let avail = fsops::resolve(root, &tree.avail_path(g), true)?;
-            if avail.exists() {
-                anyhow::bail!(Error::BrokenConfig(format!(
-                    "{} exists but is not enabled in conf.d; enable or remove it",
-                    fsops::shown(root, &avail)
-                )));
-            }
-            plan.changes.push(Change {
-                path: avail,
-                shown: format!("{CONF_DIR}/conf.avail/{g}.cfg.lua"),
-                old: None,
-                action: Action::Write { new: text },
-                perms: Perms::for_write(None, false),
-                restart: true,
-            });
-            plan.changes.push(Change {
-                path: fsops::resolve(root, &tree.confd_link(g), false)?,
-                shown: format!("{CONF_DIR}/conf.d/{g}.cfg.lua"),
-                old: None,
-                action: Action::Symlink {
-                    target: PathBuf::from(format!("../conf.avail/{g}.cfg.lua")),
-                },
-                perms: Perms {
-                    mode: 0o777,
-                    uid: 0,
-                    gid: 0,
-                },
-                restart: true,
-            });
-        }
+        plan_guest_host(req, tree, record, g, plan)?;
         match &server.meet_config {
             Some(f) => {
                 let new = meet_config::set_guest_domain(&f.text, g)?;
                 plan.changes.extend(jitsi_change(f, new));
             }
-            None => skipped(plan, "Jitsi Meet's web config", meet_shown.clone()),
+            None => skipped(
+                plan,
+                "Jitsi Meet's web config",
+                format!("/{}", meet_config::path(&req.domain)),
+            ),
         }
     }
     if let Some(p) = &secure.previous_guest {
-        // Turned off: our guest host file and its link go, if untouched since.
-        for f in record.into_iter().flat_map(|r| &r.files) {
-            let ours = [
-                format!("{CONF_DIR}/conf.avail/{p}.cfg.lua"),
-                format!("{CONF_DIR}/conf.d/{p}.cfg.lua"),
-            ];
-            if !ours.contains(&f.path) {
-                continue;
-            }
-            let path = fsops::resolve(root, Path::new(&f.path), !f.symlink)?;
-            let current = std::fs::read_to_string(&path).ok();
-            if f.symlink && path.is_symlink() || !f.symlink && current == f.written {
-                plan.changes.push(Change {
-                    path,
-                    shown: f.path.clone(),
-                    old: if f.symlink { None } else { current },
-                    action: Action::Remove,
-                    perms: Perms::for_write(None, false),
-                    restart: true,
-                });
-            } else if current.is_some() {
-                plan.warnings.push(format!(
-                    "{} was edited since configure wrote it; left in place",
-                    f.path
-                ));
-            }
-        }
-        if let Some(f) = &server.meet_config {
-            let new = match recorded_original(record, f) {
-                Some(o) if meet_config::set_guest_domain(&o, p).is_ok_and(|t| t == f.text) => o,
-                _ => meet_config::unset_guest_domain(&f.text, &f.text, p)?,
-            };
-            plan.changes.extend(jitsi_change(f, new));
-        }
+        plan_guest_removal(req, server, record, p, plan)?;
     }
     match (&server.jicofo, secure.jicofo) {
-        (Some(f), Some(w)) => {
-            use jicofo::Wanted;
-            // Start from the recorded original when the file is ours as we left it,
-            // so a part turned off comes out byte for byte.
-            let combos = [(false, false), (true, false), (false, true), (true, true)];
-            let base = recorded_original(record, f)
-                .filter(|o| {
-                    combos.iter().any(|&(a, b)| {
-                        let w = Wanted {
-                            token_auth: a,
-                            no_auto_owner: b,
-                        };
-                        jicofo::ensure(o, &req.domain, w).is_ok_and(|t| t == f.text)
-                    })
-                })
-                .unwrap_or_else(|| f.text.clone());
-            let new = jicofo::ensure(&base, &req.domain, w)?;
-            if base == f.text {
-                let wanted_off = |a: bool, b: bool| {
-                    let only = Wanted {
-                        token_auth: a,
-                        no_auto_owner: b,
-                    };
-                    jicofo::ensure(&new, &req.domain, only).is_ok_and(|t| t == new)
-                };
-                if (!w.token_auth && wanted_off(true, false))
-                    || (!w.no_auto_owner && wanted_off(false, true))
-                {
-                    plan.warnings.push(format!(
-                        "{}: a setting turned off was not set by configure; left as it is",
-                        f.shown
-                    ));
-                }
-            }
-            plan.changes.extend(jitsi_change(f, new));
-        }
+        (Some(f), Some(w)) => plan_jicofo(req, record, f, w, plan)?,
         (None, _) if secure.guest.is_some() || req.values.moderators_from_token == Some(true) => {
             skipped(plan, "Jicofo", format!("/{}", jicofo::PATH));
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// The guest VirtualHost's file and link, unless the host exists already.
+fn plan_guest_host(
+    req: &Request,
+    tree: &Tree,
+    record: Option<&state::Record>,
+    g: &str,
+    plan: &mut Plan,
+) -> Result<()> {
+    let root = &req.ctx.root;
+    if tree.has_host(g) {
+        if recorded_guest(record, &req.domain).as_deref() != Some(g) {
+            plan.notes.push(format!(
+                "VirtualHost {g:?} is already defined; left as it is"
+            ));
+        }
+        return Ok(());
+    }
+    let jitsi_plugins = fsops::inside(root, DEFAULT_JITSI_PLUGIN_DIR)?.is_dir();
+    let auth = if jitsi_plugins {
+        "jitsi-anonymous"
+    } else {
+        "anonymous"
+    };
+    let text = crate::config_edit::render_guest_host(g, auth)
+        .map_err(|e| anyhow::anyhow!("rendering the guest host config: {e}"))?;
+    let avail = fsops::resolve(root, &tree.avail_path(g), true)?;
+    if avail.exists() {
+        anyhow::bail!(Error::BrokenConfig(format!(
+            "{} exists but is not enabled in conf.d; enable or remove it",
+            fsops::shown(root, &avail)
+        )));
+    }
+    plan.changes.push(Change {
+        path: avail,
+        shown: format!("{CONF_DIR}/conf.avail/{g}.cfg.lua"),
+        old: None,
+        action: Action::Write { new: text },
+        perms: Perms::for_write(None, false),
+        restart: true,
+    });
+    plan.changes.push(confd_link_change(req, tree, g)?);
+    Ok(())
+}
+
+/// The guest domain turned off: our guest host file and its link go, if untouched
+/// since, and config.js loses the guest domain.
+fn plan_guest_removal(
+    req: &Request,
+    server: &detect::JitsiServer,
+    record: Option<&state::Record>,
+    p: &str,
+    plan: &mut Plan,
+) -> Result<()> {
+    use crate::jitsi::meet_config;
+    for f in record.into_iter().flat_map(|r| &r.files) {
+        let ours = [
+            format!("{CONF_DIR}/conf.avail/{p}.cfg.lua"),
+            format!("{CONF_DIR}/conf.d/{p}.cfg.lua"),
+        ];
+        if !ours.contains(&f.path) {
+            continue;
+        }
+        let path = fsops::resolve(&req.ctx.root, Path::new(&f.path), !f.symlink)?;
+        let current = std::fs::read_to_string(&path).ok();
+        if f.symlink && path.is_symlink() || !f.symlink && current == f.written {
+            plan.changes.push(Change {
+                path,
+                shown: f.path.clone(),
+                old: if f.symlink { None } else { current },
+                action: Action::Remove,
+                perms: Perms::for_write(None, false),
+                restart: true,
+            });
+        } else if current.is_some() {
+            plan.warnings.push(format!(
+                "{} was edited since configure wrote it; left in place",
+                f.path
+            ));
+        }
+    }
+    if let Some(f) = &server.meet_config {
+        let new = match recorded_original(record, f) {
+            Some(o) if meet_config::set_guest_domain(&o, p).is_ok_and(|t| t == f.text) => o,
+            _ => meet_config::unset_guest_domain(&f.text, &f.text, p)?,
+        };
+        plan.changes.extend(jitsi_change(f, new));
+    }
+    Ok(())
+}
+
+/// jicofo.conf already has the settings asked for (ensuring them changes nothing).
+fn jicofo_has(text: &str, domain: &str, token_auth: bool, no_auto_owner: bool) -> bool {
+    let only = crate::jitsi::jicofo::Wanted {
+        token_auth,
+        no_auto_owner,
+    };
+    crate::jitsi::jicofo::ensure(text, domain, only).is_ok_and(|t| t == text)
+}
+
+/// jicofo.conf with the wanted settings, warning when one turned off was not ours.
+fn plan_jicofo(
+    req: &Request,
+    record: Option<&state::Record>,
+    f: &detect::JitsiFile,
+    w: crate::jitsi::jicofo::Wanted,
+    plan: &mut Plan,
+) -> Result<()> {
+    use crate::jitsi::jicofo::{self, Wanted};
+    // Start from the recorded original when the file is ours as we left it,
+    // so a part turned off comes out byte for byte.
+    let combos = [(false, false), (true, false), (false, true), (true, true)];
+    let base = recorded_original(record, f)
+        .filter(|o| {
+            combos.iter().any(|&(a, b)| {
+                let w = Wanted {
+                    token_auth: a,
+                    no_auto_owner: b,
+                };
+                jicofo::ensure(o, &req.domain, w).is_ok_and(|t| t == f.text)
+            })
+        })
+        .unwrap_or_else(|| f.text.clone());
+    let new = jicofo::ensure(&base, &req.domain, w)?;
+    if base == f.text
+        && ((!w.token_auth && jicofo_has(&new, &req.domain, true, false))
+            || (!w.no_auto_owner && jicofo_has(&new, &req.domain, false, true)))
+    {
+        plan.warnings.push(format!(
+            "{}: a setting turned off was not set by configure; left as it is",
+            f.shown
+        ));
+    }
+    plan.changes.extend(jitsi_change(f, new));
     Ok(())
 }
 
@@ -772,62 +850,7 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
     for n in &plan.notes {
         rep.info(n);
     }
-    // The host file edited (its real path, a link followed), for the record.
-    let target_real = plan
-        .changes
-        .iter()
-        .find(|c| matches!(c.action, Action::Write { .. }) && c.restart)
-        .map(|c| c.path.clone());
-    let update = |rec: &mut state::Record| {
-        for c in &plan.changes {
-            if let Action::Remove = c.action {
-                rec.files.retain(|f| f.path != c.shown); // ours, taken back
-                continue;
-            }
-            let Action::Write { new } = &c.action else {
-                if let Action::Symlink { .. } = c.action {
-                    if rec.file_mut(&c.shown).is_none() {
-                        rec.files.push(FileRecord {
-                            path: c.shown.clone(),
-                            created: true,
-                            symlink: true,
-                            original: None,
-                            original_perms: None,
-                            written: None,
-                            changes: vec![],
-                        });
-                    }
-                }
-                continue;
-            };
-            if req.settings.as_ref().is_some_and(|(p, _)| *p == c.path) {
-                continue; // the settings file is ours: nothing to revert
-            }
-            let is_host_file = c.shown.ends_with(&format!("/{}.cfg.lua", req.domain))
-                || target_real.as_deref() == Some(c.path.as_path())
-                || tree
-                    .files_with_host(&req.domain)
-                    .iter()
-                    .any(|f| f.real == c.path);
-            match rec.file_mut(&c.shown) {
-                Some(fr) => {
-                    fr.written = Some(new.clone());
-                    if is_host_file {
-                        fr.changes.extend(edits.iter().cloned());
-                    }
-                }
-                None => rec.files.push(FileRecord {
-                    path: c.shown.clone(),
-                    created: c.old.is_none(),
-                    symlink: false,
-                    original: c.old.clone(),
-                    original_perms: Perms::of(&c.path),
-                    written: Some(new.clone()),
-                    changes: if is_host_file { edits.clone() } else { vec![] },
-                }),
-            }
-        }
-    };
+    let update = |rec: &mut state::Record| record_changes(req, &tree, &plan, &edits, rec);
     let mut out = provision::execute(
         &req.ctx,
         &req.domain,
@@ -841,4 +864,69 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
     )?;
     crate::jitsi::restart::after_apply(&req.ctx, &plan, runner, rep, &mut out);
     Ok(out)
+}
+
+/// The state record's part for the files this plan changes: what each was before
+/// and what we wrote, so `unconfigure` can put it back.
+fn record_changes(
+    req: &Request,
+    tree: &Tree,
+    plan: &Plan,
+    edits: &[crate::config_edit::Change],
+    rec: &mut state::Record,
+) {
+    // The host file edited (its real path, a link followed), for the record.
+    let target_real = plan
+        .changes
+        .iter()
+        .find(|c| matches!(c.action, Action::Write { .. }) && c.restart)
+        .map(|c| c.path.clone());
+    for c in &plan.changes {
+        if let Action::Remove = c.action {
+            rec.files.retain(|f| f.path != c.shown); // ours, taken back
+            continue;
+        }
+        let Action::Write { new } = &c.action else {
+            if let Action::Symlink { .. } = c.action {
+                if rec.file_mut(&c.shown).is_none() {
+                    rec.files.push(FileRecord {
+                        path: c.shown.clone(),
+                        created: true,
+                        symlink: true,
+                        original: None,
+                        original_perms: None,
+                        written: None,
+                        changes: vec![],
+                    });
+                }
+            }
+            continue;
+        };
+        if req.settings.as_ref().is_some_and(|(p, _)| *p == c.path) {
+            continue; // the settings file is ours: nothing to revert
+        }
+        let is_host_file = c.shown.ends_with(&format!("/{}.cfg.lua", req.domain))
+            || target_real.as_deref() == Some(c.path.as_path())
+            || tree
+                .files_with_host(&req.domain)
+                .iter()
+                .any(|f| f.real == c.path);
+        match rec.file_mut(&c.shown) {
+            Some(fr) => {
+                fr.written = Some(new.clone());
+                if is_host_file {
+                    fr.changes.extend(edits.iter().cloned());
+                }
+            }
+            None => rec.files.push(FileRecord {
+                path: c.shown.clone(),
+                created: c.old.is_none(),
+                symlink: false,
+                original: c.old.clone(),
+                original_perms: Perms::of(&c.path),
+                written: Some(new.clone()),
+                changes: if is_host_file { edits.to_vec() } else { vec![] },
+            }),
+        }
+    }
 }
