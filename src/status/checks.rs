@@ -276,24 +276,7 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
         native::MODULE_FILE
     );
     if !path.is_file() {
-        c.installed("native module", format!("missing ({shown})"));
-        let features = if sys.lua == "5.2" {
-            " --no-default-features --features lua52"
-        } else {
-            ""
-        };
-        c.fail(
-            "native-module",
-            None,
-            format!("{shown} is missing: Prosody runs on Lua {} and cannot load the verifier", sys.lua),
-            format!(
-                "install the jitsi-meet-tokens package, or build the module for Lua {} \
-                 (cargo build --release -p jitsi-tokens-lua{features}) and run configure with --native-module FILE",
-                sys.lua
-            ),
-        )
-        .file(&shown);
-        return;
+        return native_module_missing(c, sys, &shown);
     }
     if no_load {
         c.installed("native module", shown.clone());
@@ -327,50 +310,8 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
         b"package.cpath = arg[1] .. '/?.so'\nlocal jt = require 'jitsi_tokens'\nio.write(jt.version)\n".to_vec(),
     );
     match runner.run(&cmd) {
-        Ok(out) if out.success() => {
-            let version = out.stdout.trim().to_owned();
-            c.installed("native module", format!("{version} ({shown})"));
-            if version == env!("CARGO_PKG_VERSION") {
-                c.ok(
-                    "native-module",
-                    None,
-                    format!("{shown} loads in {lua} (version {version})"),
-                )
-                .value(version)
-                .file(&shown);
-            } else {
-                c.warn(
-                    "native-module",
-                    None,
-                    format!(
-                        "{shown} loads in {lua} but is version {version}, this binary is {}",
-                        env!("CARGO_PKG_VERSION")
-                    ),
-                    "reinstall the package so the module and the tools match",
-                )
-                .value(version)
-                .file(&shown);
-            }
-        }
-        Ok(out) => {
-            c.installed("native module", format!("broken ({shown})"));
-            let err = out.stderr.lines().next().unwrap_or("").to_owned();
-            let hint = if err.contains("undefined symbol") {
-                format!(
-                    "the file was built for another Lua version: install the build for Lua {}",
-                    sys.lua
-                )
-            } else {
-                "reinstall the jitsi-meet-tokens package".to_owned()
-            };
-            c.fail(
-                "native-module",
-                None,
-                format!("{shown} does not load in {lua}: {err}"),
-                hint,
-            )
-            .file(&shown);
-        }
+        Ok(out) if out.success() => native_module_version(c, &lua, &shown, out.stdout.trim()),
+        Ok(out) => native_module_broken(c, sys, &lua, &shown, &out.stderr),
         Err(e) => {
             c.warn(
                 "native-module",
@@ -381,6 +322,75 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
             .file(&shown);
         }
     }
+}
+
+/// No module for Prosody's Lua: say how to get one.
+fn native_module_missing(c: &mut Collector, sys: &System, shown: &str) {
+    c.installed("native module", format!("missing ({shown})"));
+    let features = if sys.lua == "5.2" {
+        " --no-default-features --features lua52"
+    } else {
+        ""
+    };
+    c.fail(
+        "native-module",
+        None,
+        format!("{shown} is missing: Prosody runs on Lua {} and cannot load the verifier", sys.lua),
+        format!(
+            "install the jitsi-meet-tokens package, or build the module for Lua {} \
+             (cargo build --release -p jitsi-tokens-lua{features}) and run configure with --native-module FILE",
+            sys.lua
+        ),
+    )
+    .file(shown);
+}
+
+/// The module loaded: its version against this binary's.
+fn native_module_version(c: &mut Collector, lua: &str, shown: &str, version: &str) {
+    let version = version.to_owned();
+    c.installed("native module", format!("{version} ({shown})"));
+    if version == env!("CARGO_PKG_VERSION") {
+        c.ok(
+            "native-module",
+            None,
+            format!("{shown} loads in {lua} (version {version})"),
+        )
+        .value(version)
+        .file(shown);
+    } else {
+        c.warn(
+            "native-module",
+            None,
+            format!(
+                "{shown} loads in {lua} but is version {version}, this binary is {}",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "reinstall the package so the module and the tools match",
+        )
+        .value(version)
+        .file(shown);
+    }
+}
+
+/// The module did not load: built for another Lua, or damaged.
+fn native_module_broken(c: &mut Collector, sys: &System, lua: &str, shown: &str, stderr: &str) {
+    c.installed("native module", format!("broken ({shown})"));
+    let err = stderr.lines().next().unwrap_or("").to_owned();
+    let hint = if err.contains("undefined symbol") {
+        format!(
+            "the file was built for another Lua version: install the build for Lua {}",
+            sys.lua
+        )
+    } else {
+        "reinstall the jitsi-meet-tokens package".to_owned()
+    };
+    c.fail(
+        "native-module",
+        None,
+        format!("{shown} does not load in {lua}: {err}"),
+        hint,
+    )
+    .file(shown);
 }
 
 fn plugins(c: &mut Collector, root: &Path) {
