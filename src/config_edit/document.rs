@@ -585,59 +585,8 @@ impl Document {
         self.editable_key(section, key)?;
         let mut changed = false;
         while let Some(i) = self.find(section, key) {
-            let s = self.stmts[i].clone();
-            let block = self
-                .blocks_of(section)
-                .find(|b| b.stmts.contains(&i))
-                .unwrap();
-            let prev = block
-                .stmts
-                .iter()
-                .copied()
-                .filter(|&j| j < i)
-                .max()
-                .or(block.header);
-            let ls = line_start(&self.text, s.range.start);
-            let eol = self.eol(s.end_semi);
-            let alone_before = self.text[ls..s.range.start].trim().is_empty();
-            let rest = self.text[s.end_semi..eol].trim();
-            let alone_after = rest.is_empty()
-                || (rest.starts_with("--")
-                    && !self
-                        .stmts
-                        .iter()
-                        .any(|o| o.range.start > s.end_semi && o.range.start < eol));
-            let (range, prefix, suffix) = if alone_before && alone_after && ls > 0 {
-                (
-                    self.line_break_before(ls)..eol,
-                    self.text[self.line_break_before(ls)..s.range.start].to_string(),
-                    self.text[s.range.end..eol].to_string(),
-                )
-            } else if alone_before && alone_after {
-                // On the first line: take the line break after it instead.
-                let end = match &self.text.as_bytes()[eol..] {
-                    [b'\r', b'\n', ..] => eol + 2,
-                    [b'\n', ..] => eol + 1,
-                    _ => eol,
-                };
-                (
-                    0..end,
-                    self.text[..s.range.start].to_string(),
-                    self.text[s.range.end..end].to_string(),
-                )
-            } else {
-                (
-                    s.range.start..s.end_semi,
-                    String::new(),
-                    self.text[s.range.end..s.end_semi].to_string(),
-                )
-            };
-            let anchor_start = prev.map_or(block.start, |j| self.stmts[j].range.start);
-            let anchor = Some(self.text[anchor_start..range.start].to_string());
-            let anchor_nth = self
-                .anchor_candidates(section)
-                .iter()
-                .position(|&p| p == anchor_start);
+            let (range, prefix, suffix) = self.removal_span(&self.stmts[i]);
+            let (anchor, anchor_nth) = self.removal_anchor(section, i, range.start);
             let before = self.stmt_text(i).to_string();
             self.splice(range, "")?;
             self.changes.push(Change {
@@ -651,6 +600,74 @@ impl Document {
             changed = true;
         }
         Ok(changed)
+    }
+
+    /// The bytes removing statement `s` takes: its whole line when it is alone on
+    /// it, else the statement and its `;`; with the prefix and suffix to put back.
+    fn removal_span(&self, s: &StmtInfo) -> (Range<usize>, String, String) {
+        let ls = line_start(&self.text, s.range.start);
+        let eol = self.eol(s.end_semi);
+        let alone_before = self.text[ls..s.range.start].trim().is_empty();
+        let rest = self.text[s.end_semi..eol].trim();
+        let alone_after = rest.is_empty()
+            || (rest.starts_with("--")
+                && !self
+                    .stmts
+                    .iter()
+                    .any(|o| o.range.start > s.end_semi && o.range.start < eol));
+        if alone_before && alone_after && ls > 0 {
+            (
+                self.line_break_before(ls)..eol,
+                self.text[self.line_break_before(ls)..s.range.start].to_string(),
+                self.text[s.range.end..eol].to_string(),
+            )
+        } else if alone_before && alone_after {
+            // On the first line: take the line break after it instead.
+            let end = match &self.text.as_bytes()[eol..] {
+                [b'\r', b'\n', ..] => eol + 2,
+                [b'\n', ..] => eol + 1,
+                _ => eol,
+            };
+            (
+                0..end,
+                self.text[..s.range.start].to_string(),
+                self.text[s.range.end..end].to_string(),
+            )
+        } else {
+            (
+                s.range.start..s.end_semi,
+                String::new(),
+                self.text[s.range.end..s.end_semi].to_string(),
+            )
+        }
+    }
+
+    /// Where undo puts statement `i` back: the text from the preceding statement's
+    /// start (or the block's) to `start`, and which anchor candidate that is.
+    fn removal_anchor(
+        &self,
+        section: &SectionId,
+        i: usize,
+        start: usize,
+    ) -> (Option<String>, Option<usize>) {
+        let block = self
+            .blocks_of(section)
+            .find(|b| b.stmts.contains(&i))
+            .unwrap();
+        let prev = block
+            .stmts
+            .iter()
+            .copied()
+            .filter(|&j| j < i)
+            .max()
+            .or(block.header);
+        let anchor_start = prev.map_or(block.start, |j| self.stmts[j].range.start);
+        let anchor = Some(self.text[anchor_start..start].to_string());
+        let anchor_nth = self
+            .anchor_candidates(section)
+            .iter()
+            .position(|&p| p == anchor_start);
+        (anchor, anchor_nth)
     }
 
     /// The comment ranges inside `range`.
@@ -1023,64 +1040,8 @@ fn call_string(args: &ast::FunctionArgs, text: &str) -> Option<Option<String>> {
 
 fn classify(stmt: &Stmt, text: &str) -> Kind {
     match stmt {
-        Stmt::FunctionCall(call) => {
-            let Prefix::Name(name) = call.prefix() else {
-                return Kind::Other;
-            };
-            let name = &text[tok_span(name)];
-            let is_host = matches!(name, "VirtualHost" | "Host" | "host");
-            let is_comp = matches!(name, "Component" | "component");
-            if !is_host && !is_comp {
-                return Kind::Other;
-            }
-            let mut args = Vec::new();
-            for s in call.suffixes() {
-                match s {
-                    Suffix::Call(ast::Call::AnonymousCall(a)) => args.push(a.as_ref()),
-                    _ => return Kind::Other,
-                }
-            }
-            let Some(first) = args.first() else {
-                return Kind::Other;
-            };
-            let host = match call_string(first, text) {
-                Some(Some(h)) => h,
-                // A computed name: keep the header so sections stay right, but it
-                // cannot match any host we look for.
-                _ => format!("\0{}", &text[span(*first).unwrap_or(0..0)]),
-            };
-            let mut table_form = false;
-            let mut kind = None;
-            for a in &args[1..] {
-                match call_string(a, text) {
-                    Some(Some(k)) if is_comp && kind.is_none() => kind = Some(k),
-                    _ => table_form = true,
-                }
-            }
-            let id = if is_host {
-                SectionId::VirtualHost { name: host }
-            } else {
-                SectionId::Component { name: host, kind }
-            };
-            Kind::Header { id, table_form }
-        }
-        Stmt::Assignment(a) => {
-            let vars = a.variables();
-            let exprs = a.expressions();
-            let Some(Var::Name(name)) = vars.iter().next() else {
-                return Kind::Other;
-            };
-            let Some(expr) = exprs.iter().next() else {
-                return Kind::Other;
-            };
-            if vars.len() != 1 || exprs.len() != 1 {
-                return opaque(stmt, text);
-            }
-            Kind::Assign {
-                key: text[tok_span(name)].to_string(),
-                expr: expr_info(expr, text),
-            }
-        }
+        Stmt::FunctionCall(call) => classify_call(call, text),
+        Stmt::Assignment(a) => classify_assignment(stmt, a, text),
         Stmt::Do(_)
         | Stmt::If(_)
         | Stmt::While(_)
@@ -1088,6 +1049,69 @@ fn classify(stmt: &Stmt, text: &str) -> Kind {
         | Stmt::NumericFor(_)
         | Stmt::GenericFor(_) => opaque(stmt, text),
         _ => Kind::Other,
+    }
+}
+
+/// `VirtualHost "x"` / `Component "x" "muc"` (in any of Prosody's spellings) is a
+/// section header; any other call is just a statement.
+fn classify_call(call: &ast::FunctionCall, text: &str) -> Kind {
+    let Prefix::Name(name) = call.prefix() else {
+        return Kind::Other;
+    };
+    let name = &text[tok_span(name)];
+    let is_host = matches!(name, "VirtualHost" | "Host" | "host");
+    let is_comp = matches!(name, "Component" | "component");
+    if !is_host && !is_comp {
+        return Kind::Other;
+    }
+    let mut args = Vec::new();
+    for s in call.suffixes() {
+        match s {
+            Suffix::Call(ast::Call::AnonymousCall(a)) => args.push(a.as_ref()),
+            _ => return Kind::Other,
+        }
+    }
+    let Some(first) = args.first() else {
+        return Kind::Other;
+    };
+    let host = match call_string(first, text) {
+        Some(Some(h)) => h,
+        // A computed name: keep the header so sections stay right, but it
+        // cannot match any host we look for.
+        _ => format!("\0{}", &text[span(*first).unwrap_or(0..0)]),
+    };
+    let mut table_form = false;
+    let mut kind = None;
+    for a in &args[1..] {
+        match call_string(a, text) {
+            Some(Some(k)) if is_comp && kind.is_none() => kind = Some(k),
+            _ => table_form = true,
+        }
+    }
+    let id = if is_host {
+        SectionId::VirtualHost { name: host }
+    } else {
+        SectionId::Component { name: host, kind }
+    };
+    Kind::Header { id, table_form }
+}
+
+/// `key = value`: an option; a multiple assignment is opaque (seen, not edited).
+fn classify_assignment(stmt: &Stmt, a: &ast::Assignment, text: &str) -> Kind {
+    let vars = a.variables();
+    let exprs = a.expressions();
+    let Some(Var::Name(name)) = vars.iter().next() else {
+        return Kind::Other;
+    };
+    let Some(expr) = exprs.iter().next() else {
+        return Kind::Other;
+    };
+    if vars.len() != 1 || exprs.len() != 1 {
+        return opaque(stmt, text);
+    }
+    Kind::Assign {
+        key: text[tok_span(name)].to_string(),
+        expr: expr_info(expr, text),
     }
 }
 
