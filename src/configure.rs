@@ -1,6 +1,7 @@
-//! `configure`: settings → detected system → desired host → plan → apply → report.
+//! `configure`: settings → detected system → desired host → plan → apply → report
+//! (the secure-domain part of desired state and plan in `configure/secure_domain.rs`).
 
-use crate::cli::{ConfigureArgs, Output};
+use crate::cli::ConfigureArgs;
 use crate::config_edit::{
     apply_desired, render_host, AuthMode, DesiredHost, Document, SectionId, Value,
     DEFAULT_JITSI_PLUGIN_DIR, DEFAULT_PLUGIN_DIR,
@@ -17,6 +18,8 @@ use crate::state::{self, FileRecord};
 use crate::tree::{self, Tree, CONF_DIR};
 use anyhow::Result;
 use clap::Args;
+
+mod secure_domain;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -163,14 +166,7 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         None => flag_values(a),
     };
     let mut values = given.clone().or(&file.values()?);
-    let env_secret = std::env::var_os(settings::SECRET_ENV).map(|v| {
-        use std::os::unix::ffi::OsStringExt;
-        v.into_vec()
-    });
-    let mut secret = settings::read_secret(a.key.app_secret_file.as_deref(), env_secret)?;
-    if let Some(d) = docker.as_ref().filter(|_| secret.is_none()) {
-        secret = d.secret.clone();
-    }
+    let mut secret = given_secret(a, docker.as_ref())?;
     let interactive =
         crate::prompt::allowed(a.common.non_interactive, a.key.app_secret_file.as_deref());
     if interactive {
@@ -187,16 +183,7 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         Some(p) if p != Path::new("-") => settings::secret_file_warning(p).into_iter().collect(),
         _ => vec![],
     };
-    if values.asap_key_server.is_some() && values.cache_keys_url.is_some() {
-        anyhow::bail!(Error::Usage(
-            "--asap-key-server and --cache-keys-url exclude each other".into()
-        ));
-    }
-    if secret.is_some() && (values.asap_key_server.is_some() || values.cache_keys_url.is_some()) {
-        anyhow::bail!(Error::Usage(
-            "give either an app secret or a key server / keys URL, not both".into()
-        ));
-    }
+    check_key_source(&values, secret.as_ref())?;
     // What to record: values given this run (flags, env, prompts) that differ from the file.
     let record = Values {
         domain: Some(domain.clone()),
@@ -215,6 +202,38 @@ pub fn resolve(a: &ConfigureArgs) -> Result<Request> {
         warnings,
         notes: docker.map(|d| d.notes).unwrap_or_default(),
     })
+}
+
+/// The secret from --app-secret-file (or stdin) or the environment, else from
+/// `--from-docker-env`.
+fn given_secret(
+    a: &ConfigureArgs,
+    docker: Option<&crate::docker_env::DockerEnv>,
+) -> Result<Option<Secret>> {
+    let env_secret = std::env::var_os(settings::SECRET_ENV).map(|v| {
+        use std::os::unix::ffi::OsStringExt;
+        v.into_vec()
+    });
+    let mut secret = settings::read_secret(a.key.app_secret_file.as_deref(), env_secret)?;
+    if let Some(d) = docker.filter(|_| secret.is_none()) {
+        secret = d.secret.clone();
+    }
+    Ok(secret)
+}
+
+/// Tokens are checked with one key source: the secret, a key server or a keys URL.
+fn check_key_source(values: &Values, secret: Option<&Secret>) -> Result<()> {
+    if values.asap_key_server.is_some() && values.cache_keys_url.is_some() {
+        anyhow::bail!(Error::Usage(
+            "--asap-key-server and --cache-keys-url exclude each other".into()
+        ));
+    }
+    if secret.is_some() && (values.asap_key_server.is_some() || values.cache_keys_url.is_some()) {
+        anyhow::bail!(Error::Usage(
+            "give either an app secret or a key server / keys URL, not both".into()
+        ));
+    }
+    Ok(())
 }
 
 /// The guest domain and allowlist entries follow the domain rule before anything
@@ -312,6 +331,18 @@ fn write_change(f: &tree::HostFile, new: String, secret: bool) -> Change {
     }
 }
 
+/// Where the host's VirtualHost lives, or is to be created.
+struct HostTarget {
+    /// The file to edit, `None` to render a new one at `avail`.
+    file: Option<tree::HostFile>,
+    /// The host's file in conf.avail (its real path, a link followed).
+    avail: PathBuf,
+    /// conf.d lacks the link that enables the host file.
+    link_needed: bool,
+    /// The enabled host file is the main prosody.cfg.lua.
+    in_main: bool,
+}
+
 /// Everything `configure` would change, without touching anything.
 pub fn plan(
     req: &Request,
@@ -320,6 +351,41 @@ pub fn plan(
 ) -> Result<(Plan, Vec<crate::config_edit::Change>)> {
     let mut plan = Plan::default();
     let root = &req.ctx.root;
+    let host = host_target(req, tree, &mut plan)?;
+    plan.warnings.extend(req.warnings.iter().cloned());
+    let mut d = desired(req, sys, host.file.as_ref().map(|t| t.text.as_str()))?;
+    let server = detect::jitsi_server(root, tree, &req.domain)?;
+    let record = state::load(&req.ctx.state_dir, &req.domain)?;
+    let secure = secure_domain::desired(req, &server, record.as_ref());
+    d.allowlist = secure.allowlist.iter().map(|(e, _)| e.clone()).collect();
+    d.allowlist_removed = secure.previous_guest.iter().cloned().collect();
+    d.moderators_from_token = req.values.moderators_from_token;
+    plan.warnings.extend(server.warnings.iter().cloned());
+    if let AuthMode::Secret { app_secret, .. } = &d.auth {
+        plan.secrets
+            .push(String::from_utf8_lossy(app_secret).into_owned());
+        let lit = crate::config_edit::lua_string(app_secret);
+        plan.secrets.push(lit[1..lit.len() - 1].to_string());
+    }
+    let edits = plan_host_file(req, &host, &d, &secure, &mut plan)?;
+    if host.link_needed {
+        plan_host_link(req, tree, &host.avail, &mut plan)?;
+    }
+    if !tree.includes_confd && !host.in_main {
+        plan_include(req, tree, &mut plan);
+    }
+    secure_domain::plan_files(req, tree, &server, record.as_ref(), &secure, &mut plan)?;
+    if let Some(c) = crate::native::plan(root, sys, req.native_module.as_deref())? {
+        plan.changes.push(c);
+    }
+    check_plugin_dir(root, &d.plugin_dir, &mut plan)?;
+    plan_settings_file(req, &mut plan)?;
+    Ok((plan, edits))
+}
+
+/// Find the file defining the host (warning when several do), or where to create
+/// one; a domain new to a server with Jitsi or token hosts is refused here.
+fn host_target(req: &Request, tree: &Tree, plan: &mut Plan) -> Result<HostTarget> {
     let files = tree.files_with_host(&req.domain);
     if files.len() > 1 {
         plan.warnings.push(format!(
@@ -336,116 +402,125 @@ pub fn plan(
     if files.is_empty() {
         check_new_host(tree, &req.domain, req.new_host)?;
     }
-    plan.warnings.extend(req.warnings.iter().cloned());
     // A symlinked host file is edited where its link leads (inside the root).
-    let avail = fsops::resolve(root, &tree.avail_path(&req.domain), true)?;
-    let (target, link_needed) = match files.first() {
+    let avail = fsops::resolve(&req.ctx.root, &tree.avail_path(&req.domain), true)?;
+    let (file, link_needed) = match files.first() {
         Some(f) => (Some((*f).clone()), false),
         None if avail.exists() => (Some(tree.load_disabled(&avail)?), true),
         None => (None, true),
     };
-    let mut d = desired(req, sys, target.as_ref().map(|t| t.text.as_str()))?;
-    let server = detect::jitsi_server(root, tree, &req.domain)?;
-    let record = state::load(&req.ctx.state_dir, &req.domain)?;
-    let secure = secure_domain(req, &server, record.as_ref());
-    d.allowlist = secure.allowlist.iter().map(|(e, _)| e.clone()).collect();
-    d.allowlist_removed = secure.previous_guest.iter().cloned().collect();
-    d.moderators_from_token = req.values.moderators_from_token;
-    plan.warnings.extend(server.warnings.iter().cloned());
+    Ok(HostTarget {
+        file,
+        avail,
+        link_needed,
+        in_main: files.iter().any(|f| f.real == tree.main.real),
+    })
+}
+
+/// Edit the desired host into its file, or render a new one: the edits made, for
+/// the state record.
+fn plan_host_file(
+    req: &Request,
+    host: &HostTarget,
+    d: &DesiredHost,
+    secure: &secure_domain::SecureDomain,
+    plan: &mut Plan,
+) -> Result<Vec<crate::config_edit::Change>> {
     let secret_mode = matches!(d.auth, AuthMode::Secret { .. });
-    if let AuthMode::Secret { app_secret, .. } = &d.auth {
-        plan.secrets
-            .push(String::from_utf8_lossy(app_secret).into_owned());
-        let lit = crate::config_edit::lua_string(app_secret);
-        plan.secrets.push(lit[1..lit.len() - 1].to_string());
-    }
-    let mut edits = Vec::new();
-    match &target {
-        Some(f) => {
-            if f.sections
-                .iter()
-                .all(|s| !s.same_host(&SectionId::virtual_host(&req.domain)))
-            {
-                anyhow::bail!(Error::BrokenConfig(format!(
-                    "{} exists but defines no VirtualHost {:?}; fix or remove it",
-                    f.shown, req.domain
-                )));
-            }
-            let edited = apply_desired(&f.text, &d)
-                .map_err(|e| Error::BrokenConfig(format!("{}: {e}", f.shown)))?;
-            plan.warnings
-                .extend(edited.warnings.iter().map(|w| format!("{}: {w}", f.shown)));
-            let want = Perms::for_write(Perms::of(&f.real), secret_mode);
-            if edited.changed() || Perms::of(&f.real) != Some(want) {
-                plan.changes
-                    .push(write_change(f, edited.text.clone(), secret_mode));
-            }
-            plan.notes
-                .extend(allowlist_notes(&edited.changes, &secure.allowlist));
-            edits = edited.changes;
-        }
-        None => {
-            // The template carries the token options; the secure-domain options of
-            // the conference component are edited in, as on an existing file.
-            let text = render_host(&d)
-                .and_then(|t| apply_desired(&t, &d))
-                .map_err(|e| anyhow::anyhow!("rendering the host config: {e}"))?
-                .text;
-            plan.changes.push(Change {
-                path: avail.clone(),
-                shown: format!("{CONF_DIR}/conf.avail/{}.cfg.lua", req.domain),
-                old: None,
-                action: Action::Write { new: text },
-                perms: Perms::for_write(None, secret_mode),
-                restart: true,
-            });
-        }
-    }
-    if link_needed {
-        let link = fsops::resolve(root, &tree.confd_link(&req.domain), false)?;
-        if link.exists() || link.is_symlink() {
-            anyhow::bail!(Error::BrokenConfig(format!(
-                "{} exists but does not lead to {}; fix it by hand",
-                link.display(),
-                avail.display()
-            )));
-        }
+    let Some(f) = &host.file else {
+        // The template carries the token options; the secure-domain options of
+        // the conference component are edited in, as on an existing file.
+        let text = render_host(d)
+            .and_then(|t| apply_desired(&t, d))
+            .map_err(|e| anyhow::anyhow!("rendering the host config: {e}"))?
+            .text;
         plan.changes.push(Change {
-            path: link,
-            shown: format!("{CONF_DIR}/conf.d/{}.cfg.lua", req.domain),
+            path: host.avail.clone(),
+            shown: format!("{CONF_DIR}/conf.avail/{}.cfg.lua", req.domain),
             old: None,
-            action: Action::Symlink {
-                target: PathBuf::from(format!("../conf.avail/{}.cfg.lua", req.domain)),
-            },
-            perms: Perms {
-                mode: 0o777,
-                uid: 0,
-                gid: 0,
-            },
+            action: Action::Write { new: text },
+            perms: Perms::for_write(None, secret_mode),
             restart: true,
         });
+        return Ok(Vec::new());
+    };
+    if f.sections
+        .iter()
+        .all(|s| !s.same_host(&SectionId::virtual_host(&req.domain)))
+    {
+        anyhow::bail!(Error::BrokenConfig(format!(
+            "{} exists but defines no VirtualHost {:?}; fix or remove it",
+            f.shown, req.domain
+        )));
     }
-    if !tree.includes_confd && !files.iter().any(|f| f.real == tree.main.real) {
-        if req.fix_include {
-            let mut new = tree.main.text.clone();
-            if !new.ends_with('\n') && !new.is_empty() {
-                new.push('\n');
-            }
-            new.push_str("Include \"conf.d/*.cfg.lua\"\n");
-            plan.changes.push(write_change(&tree.main, new, false));
-        } else {
-            plan.warnings.push(format!(
-                "{CONF_DIR}/prosody.cfg.lua does not include conf.d/*.cfg.lua, so Prosody does not \
-                 load the host file; add the line `Include \"conf.d/*.cfg.lua\"` at its end, or run \
-                 configure again with --fix-include"
-            ));
+    let edited =
+        apply_desired(&f.text, d).map_err(|e| Error::BrokenConfig(format!("{}: {e}", f.shown)))?;
+    plan.warnings
+        .extend(edited.warnings.iter().map(|w| format!("{}: {w}", f.shown)));
+    let want = Perms::for_write(Perms::of(&f.real), secret_mode);
+    if edited.changed() || Perms::of(&f.real) != Some(want) {
+        plan.changes
+            .push(write_change(f, edited.text.clone(), secret_mode));
+    }
+    plan.notes.extend(secure_domain::allowlist_notes(
+        &edited.changes,
+        &secure.allowlist,
+    ));
+    Ok(edited.changes)
+}
+
+/// The conf.d link enabling a host's conf.avail file.
+pub(super) fn confd_link_change(req: &Request, tree: &Tree, host: &str) -> Result<Change> {
+    Ok(Change {
+        path: fsops::resolve(&req.ctx.root, &tree.confd_link(host), false)?,
+        shown: format!("{CONF_DIR}/conf.d/{host}.cfg.lua"),
+        old: None,
+        action: Action::Symlink {
+            target: PathBuf::from(format!("../conf.avail/{host}.cfg.lua")),
+        },
+        perms: Perms {
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        },
+        restart: true,
+    })
+}
+
+/// Enable the host file; something else already at the link's place is refused.
+fn plan_host_link(req: &Request, tree: &Tree, avail: &Path, plan: &mut Plan) -> Result<()> {
+    let link = confd_link_change(req, tree, &req.domain)?;
+    if link.path.exists() || link.path.is_symlink() {
+        anyhow::bail!(Error::BrokenConfig(format!(
+            "{} exists but does not lead to {}; fix it by hand",
+            link.path.display(),
+            avail.display()
+        )));
+    }
+    plan.changes.push(link);
+    Ok(())
+}
+
+/// prosody.cfg.lua does not include conf.d: add the line when asked, else say how.
+fn plan_include(req: &Request, tree: &Tree, plan: &mut Plan) {
+    if req.fix_include {
+        let mut new = tree.main.text.clone();
+        if !new.ends_with('\n') && !new.is_empty() {
+            new.push('\n');
         }
+        new.push_str("Include \"conf.d/*.cfg.lua\"\n");
+        plan.changes.push(write_change(&tree.main, new, false));
+    } else {
+        plan.warnings.push(format!(
+            "{CONF_DIR}/prosody.cfg.lua does not include conf.d/*.cfg.lua, so Prosody does not \
+             load the host file; add the line `Include \"conf.d/*.cfg.lua\"` at its end, or run \
+             configure again with --fix-include"
+        ));
     }
-    plan_secure_files(req, tree, &server, record.as_ref(), &secure, &mut plan)?;
-    if let Some(c) = crate::native::plan(root, sys, req.native_module.as_deref())? {
-        plan.changes.push(c);
-    }
-    let pd = &d.plugin_dir;
+}
+
+/// Warn when the plugin directory lacks our auth module.
+fn check_plugin_dir(root: &Path, pd: &str, plan: &mut Plan) -> Result<()> {
     let plugin_found = [fsops::inside(root, pd)?, PathBuf::from(pd)]
         .iter()
         .any(|p| p.join("mod_auth_token.lua").is_file());
@@ -455,293 +530,25 @@ pub fn plan(
              plugins there or pass --plugin-dir"
         ));
     }
-    if let Some((path, values)) = &req.settings {
-        let mut f = SettingsFile::load(path)?;
-        let new = f.update(values)?;
-        if f.original.as_deref() != Some(new.as_str()) {
-            plan.changes.push(Change {
-                path: path.clone(),
-                shown: fsops::shown(root, path),
-                old: f.original.clone(),
-                action: Action::Write { new },
-                perms: Perms::for_write(Perms::of(path), false),
-                restart: false,
-            });
-        }
-    }
-    Ok((plan, edits))
+    Ok(())
 }
 
-/// The secure-domain part of the desired state: the guest domain (on, turned off,
-/// or left as it is), Jicofo's settings, and the allowlist with where each entry
-/// comes from.
-struct SecureDomain {
-    guest: Option<String>,
-    /// The guest domain a previous run set up, now turned off.
-    previous_guest: Option<String>,
-    jicofo: Option<crate::jitsi::jicofo::Wanted>,
-    allowlist: Vec<(String, String)>,
-}
-
-/// The guest domain a previous run created a host file for.
-fn recorded_guest(record: Option<&state::Record>, domain: &str) -> Option<String> {
-    record?.files.iter().find_map(|f| {
-        let name = f
-            .path
-            .strip_prefix(&format!("{CONF_DIR}/conf.avail/"))?
-            .strip_suffix(".cfg.lua")?;
-        (f.created && !f.symlink && !name.eq_ignore_ascii_case(domain)).then(|| name.to_string())
-    })
-}
-
-fn secure_domain(
-    req: &Request,
-    server: &detect::JitsiServer,
-    record: Option<&state::Record>,
-) -> SecureDomain {
-    let v = &req.values;
-    let guest = v.guest_domain.clone().filter(|g| !g.is_empty());
-    let previous_guest = match v.guest_domain.as_deref() {
-        Some("") => recorded_guest(record, &req.domain),
-        _ => None,
+/// Record this run's values in the settings file, comments kept.
+fn plan_settings_file(req: &Request, plan: &mut Plan) -> Result<()> {
+    let Some((path, values)) = &req.settings else {
+        return Ok(());
     };
-    let mut allowlist: Vec<(String, String)> = Vec::new();
-    if let Some(g) = &guest {
-        allowlist.push((g.clone(), "the guest domain".into()));
-    }
-    allowlist.extend(server.trusted.iter().cloned());
-    for e in v.allowlist.iter().flatten() {
-        allowlist.push((e.clone(), "--allowlist".into()));
-    }
-    let mut seen = std::collections::HashSet::new();
-    allowlist.retain(|(e, _)| seen.insert(e.to_lowercase()));
-    // Jicofo: each setting wanted when asked for, or when it is set already and
-    // nobody asked otherwise (a second run keeps it).
-    let jicofo = server.jicofo.as_ref().map(|j| {
-        use crate::jitsi::jicofo::{ensure, Wanted};
-        let set_now = |w: Wanted| ensure(&j.text, &req.domain, w).is_ok_and(|t| t == j.text);
-        let auth_now = set_now(Wanted {
-            token_auth: true,
-            no_auto_owner: false,
+    let mut f = SettingsFile::load(path)?;
+    let new = f.update(values)?;
+    if f.original.as_deref() != Some(new.as_str()) {
+        plan.changes.push(Change {
+            path: path.clone(),
+            shown: fsops::shown(&req.ctx.root, path),
+            old: f.original.clone(),
+            action: Action::Write { new },
+            perms: Perms::for_write(Perms::of(path), false),
+            restart: false,
         });
-        let owner_now = set_now(Wanted {
-            token_auth: false,
-            no_auto_owner: true,
-        });
-        Wanted {
-            token_auth: match v.guest_domain.as_deref() {
-                Some("") => false,
-                Some(_) => true,
-                None => auth_now,
-            },
-            no_auto_owner: v.moderators_from_token.unwrap_or(owner_now),
-        }
-    });
-    SecureDomain {
-        guest,
-        previous_guest,
-        jicofo,
-        allowlist,
-    }
-}
-
-/// What the allowlist edit added, and why, for the report.
-fn allowlist_notes(
-    changes: &[crate::config_edit::Change],
-    allowlist: &[(String, String)],
-) -> Vec<String> {
-    use crate::config_edit::ChangeKind;
-    let ours = changes
-        .iter()
-        .filter(|c| c.key == crate::config_edit::ALLOWLIST);
-    // A list created at once carries no item: every entry of ours is in it.
-    let added: Vec<String> = if ours.clone().any(|c| c.kind == ChangeKind::Inserted) {
-        allowlist.iter().map(|(e, _)| e.clone()).collect()
-    } else {
-        ours.filter_map(|c| c.item.as_deref())
-            .map(|i| String::from_utf8_lossy(i).into_owned())
-            .collect()
-    };
-    added
-        .iter()
-        .filter_map(|item| {
-            let (e, from) = allowlist.iter().find(|(e, _)| e == item)?;
-            Some(format!(
-                "token_verification_allowlist: added {e} ({from}), so it joins rooms without a token"
-            ))
-        })
-        .collect()
-}
-
-fn jitsi_change(f: &detect::JitsiFile, new: String) -> Option<Change> {
-    (new != f.text).then(|| Change {
-        path: f.real.clone(),
-        shown: f.shown.clone(),
-        old: Some(f.text.clone()),
-        action: Action::Write { new },
-        perms: Perms::for_write(Perms::of(&f.real), false),
-        restart: false,
-    })
-}
-
-/// The text a previous run started from, when the file is still exactly what one
-/// of our edits made of it (so turning a part off gives the original bytes back).
-fn recorded_original(record: Option<&state::Record>, f: &detect::JitsiFile) -> Option<String> {
-    record?
-        .files
-        .iter()
-        .find(|r| r.path == f.shown && r.written.as_deref() == Some(f.text.as_str()))?
-        .original
-        .clone()
-}
-
-/// The guest host file, config.js and jicofo.conf for the secure domain.
-fn plan_secure_files(
-    req: &Request,
-    tree: &Tree,
-    server: &detect::JitsiServer,
-    record: Option<&state::Record>,
-    secure: &SecureDomain,
-    plan: &mut Plan,
-) -> Result<()> {
-    use crate::jitsi::{jicofo, meet_config};
-    let root = &req.ctx.root;
-    let skipped = |plan: &mut Plan, what: &str, shown: String| {
-        plan.warnings
-            .push(format!("skipped {shown}: {what} is not installed here"));
-    };
-    let meet_shown = format!("/{}", meet_config::path(&req.domain));
-    if let Some(g) = &secure.guest {
-        if tree.has_host(g) {
-            if recorded_guest(record, &req.domain).as_deref() != Some(g.as_str()) {
-                plan.notes.push(format!(
-                    "VirtualHost {g:?} is already defined; left as it is"
-                ));
-            }
-        } else {
-            let jitsi_plugins = fsops::inside(root, DEFAULT_JITSI_PLUGIN_DIR)?.is_dir();
-            let auth = if jitsi_plugins {
-                "jitsi-anonymous"
-            } else {
-                "anonymous"
-            };
-            let text = crate::config_edit::render_guest_host(g, auth)
-                .map_err(|e| anyhow::anyhow!("rendering the guest host config: {e}"))?;
-            let avail = fsops::resolve(root, &tree.avail_path(g), true)?;
-            if avail.exists() {
-                anyhow::bail!(Error::BrokenConfig(format!(
-                    "{} exists but is not enabled in conf.d; enable or remove it",
-                    fsops::shown(root, &avail)
-                )));
-            }
-            plan.changes.push(Change {
-                path: avail,
-                shown: format!("{CONF_DIR}/conf.avail/{g}.cfg.lua"),
-                old: None,
-                action: Action::Write { new: text },
-                perms: Perms::for_write(None, false),
-                restart: true,
-            });
-            plan.changes.push(Change {
-                path: fsops::resolve(root, &tree.confd_link(g), false)?,
-                shown: format!("{CONF_DIR}/conf.d/{g}.cfg.lua"),
-                old: None,
-                action: Action::Symlink {
-                    target: PathBuf::from(format!("../conf.avail/{g}.cfg.lua")),
-                },
-                perms: Perms {
-                    mode: 0o777,
-                    uid: 0,
-                    gid: 0,
-                },
-                restart: true,
-            });
-        }
-        match &server.meet_config {
-            Some(f) => {
-                let new = meet_config::set_guest_domain(&f.text, g)?;
-                plan.changes.extend(jitsi_change(f, new));
-            }
-            None => skipped(plan, "Jitsi Meet's web config", meet_shown.clone()),
-        }
-    }
-    if let Some(p) = &secure.previous_guest {
-        // Turned off: our guest host file and its link go, if untouched since.
-        for f in record.into_iter().flat_map(|r| &r.files) {
-            let ours = [
-                format!("{CONF_DIR}/conf.avail/{p}.cfg.lua"),
-                format!("{CONF_DIR}/conf.d/{p}.cfg.lua"),
-            ];
-            if !ours.contains(&f.path) {
-                continue;
-            }
-            let path = fsops::resolve(root, Path::new(&f.path), !f.symlink)?;
-            let current = std::fs::read_to_string(&path).ok();
-            if f.symlink && path.is_symlink() || !f.symlink && current == f.written {
-                plan.changes.push(Change {
-                    path,
-                    shown: f.path.clone(),
-                    old: if f.symlink { None } else { current },
-                    action: Action::Remove,
-                    perms: Perms::for_write(None, false),
-                    restart: true,
-                });
-            } else if current.is_some() {
-                plan.warnings.push(format!(
-                    "{} was edited since configure wrote it; left in place",
-                    f.path
-                ));
-            }
-        }
-        if let Some(f) = &server.meet_config {
-            let new = match recorded_original(record, f) {
-                Some(o) if meet_config::set_guest_domain(&o, p).is_ok_and(|t| t == f.text) => o,
-                _ => meet_config::unset_guest_domain(&f.text, &f.text, p)?,
-            };
-            plan.changes.extend(jitsi_change(f, new));
-        }
-    }
-    match (&server.jicofo, secure.jicofo) {
-        (Some(f), Some(w)) => {
-            use jicofo::Wanted;
-            // Start from the recorded original when the file is ours as we left it,
-            // so a part turned off comes out byte for byte.
-            let combos = [(false, false), (true, false), (false, true), (true, true)];
-            let base = recorded_original(record, f)
-                .filter(|o| {
-                    combos.iter().any(|&(a, b)| {
-                        let w = Wanted {
-                            token_auth: a,
-                            no_auto_owner: b,
-                        };
-                        jicofo::ensure(o, &req.domain, w).is_ok_and(|t| t == f.text)
-                    })
-                })
-                .unwrap_or_else(|| f.text.clone());
-            let new = jicofo::ensure(&base, &req.domain, w)?;
-            if base == f.text {
-                let wanted_off = |a: bool, b: bool| {
-                    let only = Wanted {
-                        token_auth: a,
-                        no_auto_owner: b,
-                    };
-                    jicofo::ensure(&new, &req.domain, only).is_ok_and(|t| t == new)
-                };
-                if (!w.token_auth && wanted_off(true, false))
-                    || (!w.no_auto_owner && wanted_off(false, true))
-                {
-                    plan.warnings.push(format!(
-                        "{}: a setting turned off was not set by configure; left as it is",
-                        f.shown
-                    ));
-                }
-            }
-            plan.changes.extend(jitsi_change(f, new));
-        }
-        (None, _) if secure.guest.is_some() || req.values.moderators_from_token == Some(true) => {
-            skipped(plan, "Jicofo", format!("/{}", jicofo::PATH));
-        }
-        _ => {}
     }
     Ok(())
 }
@@ -772,62 +579,7 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
     for n in &plan.notes {
         rep.info(n);
     }
-    // The host file edited (its real path, a link followed), for the record.
-    let target_real = plan
-        .changes
-        .iter()
-        .find(|c| matches!(c.action, Action::Write { .. }) && c.restart)
-        .map(|c| c.path.clone());
-    let update = |rec: &mut state::Record| {
-        for c in &plan.changes {
-            if let Action::Remove = c.action {
-                rec.files.retain(|f| f.path != c.shown); // ours, taken back
-                continue;
-            }
-            let Action::Write { new } = &c.action else {
-                if let Action::Symlink { .. } = c.action {
-                    if rec.file_mut(&c.shown).is_none() {
-                        rec.files.push(FileRecord {
-                            path: c.shown.clone(),
-                            created: true,
-                            symlink: true,
-                            original: None,
-                            original_perms: None,
-                            written: None,
-                            changes: vec![],
-                        });
-                    }
-                }
-                continue;
-            };
-            if req.settings.as_ref().is_some_and(|(p, _)| *p == c.path) {
-                continue; // the settings file is ours: nothing to revert
-            }
-            let is_host_file = c.shown.ends_with(&format!("/{}.cfg.lua", req.domain))
-                || target_real.as_deref() == Some(c.path.as_path())
-                || tree
-                    .files_with_host(&req.domain)
-                    .iter()
-                    .any(|f| f.real == c.path);
-            match rec.file_mut(&c.shown) {
-                Some(fr) => {
-                    fr.written = Some(new.clone());
-                    if is_host_file {
-                        fr.changes.extend(edits.iter().cloned());
-                    }
-                }
-                None => rec.files.push(FileRecord {
-                    path: c.shown.clone(),
-                    created: c.old.is_none(),
-                    symlink: false,
-                    original: c.old.clone(),
-                    original_perms: Perms::of(&c.path),
-                    written: Some(new.clone()),
-                    changes: if is_host_file { edits.clone() } else { vec![] },
-                }),
-            }
-        }
-    };
+    let update = |rec: &mut state::Record| record_changes(req, &tree, &plan, &edits, rec);
     let mut out = provision::execute(
         &req.ctx,
         &req.domain,
@@ -843,12 +595,72 @@ pub fn run(req: &Request, runner: &dyn Runner, rep: &dyn Reporter) -> Result<Out
     Ok(out)
 }
 
-pub fn default_output(o: Option<Output>) -> Output {
-    o.unwrap_or_else(|| {
-        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-            Output::Human
-        } else {
-            Output::Plain
+/// A link we create is recorded as ours, to remove on `unconfigure`.
+fn record_link(rec: &mut state::Record, shown: &str) {
+    if rec.file_mut(shown).is_none() {
+        rec.files.push(FileRecord {
+            path: shown.to_string(),
+            created: true,
+            symlink: true,
+            original: None,
+            original_perms: None,
+            written: None,
+            changes: vec![],
+        });
+    }
+}
+
+/// The state record's part for the files this plan changes: what each was before
+/// and what we wrote, so `unconfigure` can put it back.
+fn record_changes(
+    req: &Request,
+    tree: &Tree,
+    plan: &Plan,
+    edits: &[crate::config_edit::Change],
+    rec: &mut state::Record,
+) {
+    // The host file edited (its real path, a link followed), for the record.
+    let target_real = plan
+        .changes
+        .iter()
+        .find(|c| matches!(c.action, Action::Write { .. }) && c.restart)
+        .map(|c| c.path.clone());
+    for c in &plan.changes {
+        if let Action::Remove = c.action {
+            rec.files.retain(|f| f.path != c.shown); // ours, taken back
+            continue;
         }
-    })
+        let Action::Write { new } = &c.action else {
+            if let Action::Symlink { .. } = c.action {
+                record_link(rec, &c.shown);
+            }
+            continue;
+        };
+        if req.settings.as_ref().is_some_and(|(p, _)| *p == c.path) {
+            continue; // the settings file is ours: nothing to revert
+        }
+        let is_host_file = c.shown.ends_with(&format!("/{}.cfg.lua", req.domain))
+            || target_real.as_deref() == Some(c.path.as_path())
+            || tree
+                .files_with_host(&req.domain)
+                .iter()
+                .any(|f| f.real == c.path);
+        match rec.file_mut(&c.shown) {
+            Some(fr) => {
+                fr.written = Some(new.clone());
+                if is_host_file {
+                    fr.changes.extend(edits.iter().cloned());
+                }
+            }
+            None => rec.files.push(FileRecord {
+                path: c.shown.clone(),
+                created: c.old.is_none(),
+                symlink: false,
+                original: c.old.clone(),
+                original_perms: Perms::of(&c.path),
+                written: Some(new.clone()),
+                changes: if is_host_file { edits.to_vec() } else { vec![] },
+            }),
+        }
+    }
 }

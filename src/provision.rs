@@ -55,8 +55,19 @@ impl Ctx {
     }
 }
 
+/// Human on a terminal, plain lines otherwise, unless `--output` says.
+fn default_output(o: Option<Output>) -> Output {
+    o.unwrap_or_else(|| {
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            Output::Human
+        } else {
+            Output::Plain
+        }
+    })
+}
+
 pub fn reporter(o: Option<Output>) -> Box<dyn Reporter> {
-    match crate::configure::default_output(o) {
+    match default_output(o) {
         Output::Human => Box::new(report::Human::new()),
         Output::Plain => Box::new(report::Plain),
         Output::Json => Box::new(report::Json),
@@ -158,6 +169,18 @@ pub fn service(root: &Path, sys: &System, cfg: &LoadedConfig, domain: &str) -> S
     }
 }
 
+/// What every step after planning needs: the run's options, the host and the
+/// machine's parts.
+struct Steps<'a> {
+    ctx: &'a Ctx,
+    domain: &'a str,
+    sys: &'a System,
+    runner: &'a dyn Runner,
+    rep: &'a dyn Reporter,
+}
+
+/// Apply a plan: print it (dry run), validate, record, write, restart and confirm,
+/// rolling back when Prosody does not come back.
 #[allow(clippy::too_many_arguments)]
 pub fn execute(
     ctx: &Ctx,
@@ -170,17 +193,14 @@ pub fn execute(
     rep: &dyn Reporter,
     record: RecordOp<'_>,
 ) -> Result<Outcome> {
-    let mut out = Outcome {
-        changed: !plan.is_empty(),
-        files: plan.files(),
-        restart: "none".into(),
-        warnings: plan.warnings.clone(),
-        // The masked diff is in every outcome, real runs included, so the Ansible
-        // module in diff mode needs no second (dry) run.
-        diff: Some(plan.diff()),
-        error: None,
-        jicofo_restart: None,
+    let steps = Steps {
+        ctx,
+        domain,
+        sys,
+        runner,
+        rep,
     };
+    let mut out = outcome(plan);
     if ctx.dry_run {
         rep.diff(out.diff.as_deref().unwrap_or_default());
         if plan.needs_restart() {
@@ -192,140 +212,215 @@ pub fn execute(
         return Ok(out);
     }
     let loaded = if plan.needs_restart() {
-        rep.step("validating the new configuration with Prosody's loader");
-        let checked = validate::check_plan(
-            tree,
-            plan,
-            sys,
-            runner,
-            &crate::fsops::RunLock::scratch(&ctx.state_dir),
-        );
-        rep.done();
-        let (loaded, warnings) = checked?;
-        for w in warnings {
-            rep.warn(&w);
-            out.warnings.push(w);
-        }
-        Some(loaded)
+        Some(steps.validate(tree, plan, &mut out)?)
     } else {
         None
     };
-    if let (Some(loaded), true) = (&loaded, ctx.restart) {
-        // Refused before anything is written: under a scratch root the restart must
-        // not reach outside it.
-        if let Some(why) = service(&ctx.root, sys, loaded, domain).outside_root() {
-            return Err(crate::error::Error::RestartRefused(why).into());
+    let (applied, saved) = steps.record_and_apply(plan, &record)?;
+    rep.info(&format!("changed: {}", out.files.join(", ")));
+    let Some(loaded) = loaded else { return Ok(out) };
+    let svc = service(&ctx.root, sys, &loaded, domain);
+    if let Some((restart, w)) = steps.restart_skipped(&svc)? {
+        out.restart = restart.into();
+        rep.warn(&w);
+        out.warnings.push(w);
+        return Ok(out);
+    }
+    steps.restart_and_confirm(&svc, expect, applied, &saved, out)
+}
+
+/// The plan as reported before anything is done.
+fn outcome(plan: &Plan) -> Outcome {
+    Outcome {
+        changed: !plan.is_empty(),
+        files: plan.files(),
+        restart: "none".into(),
+        warnings: plan.warnings.clone(),
+        // The masked diff is in every outcome, real runs included, so the Ansible
+        // module in diff mode needs no second (dry) run.
+        diff: Some(plan.diff()),
+        error: None,
+        jicofo_restart: None,
+    }
+}
+
+/// The state record as it was before this run, put back with the files.
+struct SavedRecord<'a> {
+    state_dir: &'a Path,
+    domain: &'a str,
+    old: Option<Record>,
+}
+
+impl SavedRecord<'_> {
+    fn restore(&self) -> Result<()> {
+        match &self.old {
+            Some(r) => state::save(self.state_dir, r),
+            None => state::remove(self.state_dir, self.domain),
         }
     }
-    let old_record = state::load(&ctx.state_dir, domain)?;
-    match &record {
-        RecordOp::Update(f) => {
-            let mut rec = old_record.clone().unwrap_or_else(|| Record {
-                domain: domain.to_lowercase(),
+}
+
+impl Steps<'_> {
+    /// Load the new configuration through Prosody's loader; under a scratch root,
+    /// refuse before anything is written a restart that would reach outside it.
+    fn validate(&self, tree: &Tree, plan: &Plan, out: &mut Outcome) -> Result<LoadedConfig> {
+        self.rep
+            .step("validating the new configuration with Prosody's loader");
+        let checked = validate::check_plan(
+            tree,
+            plan,
+            self.sys,
+            self.runner,
+            &crate::fsops::RunLock::scratch(&self.ctx.state_dir),
+        );
+        self.rep.done();
+        let (loaded, warnings) = checked?;
+        for w in warnings {
+            self.rep.warn(&w);
+            out.warnings.push(w);
+        }
+        if self.ctx.restart {
+            if let Some(why) =
+                service(&self.ctx.root, self.sys, &loaded, self.domain).outside_root()
+            {
+                return Err(crate::error::Error::RestartRefused(why).into());
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Save the new state record, then write the files; a failed write puts the
+    /// old record back.
+    fn record_and_apply(
+        &self,
+        plan: &Plan,
+        record: &RecordOp<'_>,
+    ) -> Result<(apply::Applied, SavedRecord<'_>)> {
+        let state_dir = &self.ctx.state_dir;
+        let saved = SavedRecord {
+            state_dir,
+            domain: self.domain,
+            old: state::load(state_dir, self.domain)?,
+        };
+        if let RecordOp::Update(f) = record {
+            let mut rec = saved.old.clone().unwrap_or_else(|| Record {
+                domain: self.domain.to_lowercase(),
                 files: vec![],
             });
             f(&mut rec);
-            state::save(&ctx.state_dir, &rec)?;
+            state::save(state_dir, &rec)?;
         }
-        RecordOp::Delete => {}
+        let applied = apply::apply(plan, &self.ctx.root, state_dir).inspect_err(|_| {
+            let _ = saved.restore();
+        })?;
+        if let RecordOp::Delete = record {
+            state::remove(state_dir, self.domain)?;
+        }
+        Ok((applied, saved))
     }
-    let restore_record = || -> Result<()> {
-        match &old_record {
-            Some(r) => state::save(&ctx.state_dir, r),
-            None => state::remove(&ctx.state_dir, domain),
+
+    /// Why Prosody is not restarted this run, if it is not: the `restart` word
+    /// for the report and the warning.
+    fn restart_skipped(&self, svc: &Service) -> Result<Option<(&'static str, String)>> {
+        if !self.ctx.restart {
+            return Ok(Some((
+                "skipped",
+                "Prosody was not restarted (--no-restart): restart it to apply the change".into(),
+            )));
         }
-    };
-    let mut applied = match apply::apply(plan, &ctx.root, &ctx.state_dir) {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = restore_record();
-            return Err(e);
+        if let Some(why) = svc.restart_denied(self.runner)? {
+            return Ok(Some((
+                "denied",
+                format!(
+                    "Prosody was not restarted: {why}; the change takes effect when Prosody restarts"
+                ),
+            )));
         }
-    };
-    if let RecordOp::Delete = record {
-        state::remove(&ctx.state_dir, domain)?;
+        if self.ctx.if_running && svc.pid().is_none() {
+            return Ok(Some((
+                "skipped",
+                "Prosody is not running: left stopped; the change applies when it starts".into(),
+            )));
+        }
+        Ok(None)
     }
-    rep.info(&format!("changed: {}", out.files.join(", ")));
-    let Some(loaded) = loaded else { return Ok(out) };
-    if !ctx.restart {
-        out.restart = "skipped".into();
-        let w =
-            "Prosody was not restarted (--no-restart): restart it to apply the change".to_string();
-        rep.warn(&w);
-        out.warnings.push(w);
-        return Ok(out);
-    }
-    let svc = service(&ctx.root, sys, &loaded, domain);
-    if let Some(why) = svc.restart_denied(runner)? {
-        out.restart = "denied".into();
-        let w = format!(
-            "Prosody was not restarted: {why}; the change takes effect when Prosody restarts"
-        );
-        rep.warn(&w);
-        out.warnings.push(w);
-        return Ok(out);
-    }
-    if ctx.if_running && svc.pid().is_none() {
-        out.restart = "skipped".into();
-        let w =
-            "Prosody is not running: left stopped; the change applies when it starts".to_string();
-        rep.warn(&w);
-        out.warnings.push(w);
-        return Ok(out);
-    }
-    rep.step("restarting Prosody");
-    let res = svc.restart(runner, domain, expect);
-    rep.done();
-    match res {
-        Ok(r) => {
-            out.restart = r.what.into();
-            rep.info(&format!(
-                "Prosody {} ({}), PID {}{}; confirmed by {}",
-                r.what,
-                r.method,
-                r.new_pid,
-                r.old_pid.map(|p| format!(", was {p}")).unwrap_or_default(),
-                r.confirmed_by
-            ));
-            Ok(out)
+
+    /// Restart Prosody and confirm it answers; when it does not, warn (package
+    /// removal) or roll back.
+    fn restart_and_confirm(
+        &self,
+        svc: &Service,
+        expect: Expect,
+        applied: apply::Applied,
+        saved: &SavedRecord<'_>,
+        mut out: Outcome,
+    ) -> Result<Outcome> {
+        let rep = self.rep;
+        rep.step("restarting Prosody");
+        let res = svc.restart(self.runner, self.domain, expect);
+        rep.done();
+        match res {
+            Ok(r) => {
+                out.restart = r.what.into();
+                rep.info(&format!(
+                    "Prosody {} ({}), PID {}{}; confirmed by {}",
+                    r.what,
+                    r.method,
+                    r.new_pid,
+                    r.old_pid.map(|p| format!(", was {p}")).unwrap_or_default(),
+                    r.confirmed_by
+                ));
+            }
+            Err(e) if self.ctx.if_running => {
+                // Package removal: the files are reverted and stay so; Prosody is the
+                // administrator's to fix.
+                out.restart = "failed".into();
+                let w = format!(
+                    "the files are reverted, but Prosody did not come back: {e:#}; \
+                     fix it and start it (invoke-rc.d prosody start)"
+                );
+                rep.warn(&w);
+                out.warnings.push(w);
+            }
+            Err(e) => {
+                rep.warn("Prosody did not come back; restoring the previous files");
+                let (restored, again) = self.roll_back(svc, applied, saved, &e);
+                out.changed = !restored;
+                out.restart = "failed".into();
+                out.error = Some(format!(
+                    "Prosody did not come back with the new configuration: {e:#}; {again}"
+                ));
+            }
         }
-        Err(e) if ctx.if_running => {
-            // Package removal: the files are reverted and stay so; Prosody is the
-            // administrator's to fix.
-            out.restart = "failed".into();
-            let w = format!(
-                "the files are reverted, but Prosody did not come back: {e:#}; \
-                 fix it and start it (invoke-rc.d prosody start)"
-            );
-            rep.warn(&w);
-            out.warnings.push(w);
-            Ok(out)
-        }
-        Err(e) => {
-            rep.warn("Prosody did not come back; restoring the previous files");
-            let rb = apply::rollback(&mut applied);
-            let _ = restore_record();
-            // The cause is given once: a second failure is only spelled out when it
-            // differs from the first.
-            let first = format!("{e:#}");
-            // The previous config may serve no BOSH (ours enabled it on the host):
-            // its Prosody is proven alive by the c2s port.
-            let previous = Service {
-                bosh: None,
-                ..svc.clone()
-            };
-            let again = match (&rb, previous.restart(runner, domain, Expect::Alive)) {
-                (Err(rbe), _) => format!("restoring the previous files failed too: {rbe:#}"),
-                (Ok(()), Ok(r)) => format!("the previous files are back and Prosody {} (PID {})", r.what, r.new_pid),
-                (Ok(()), Err(e2)) if format!("{e2:#}") == first => "the previous files are back, but Prosody did not start with them either (same cause)".into(),
-                (Ok(()), Err(e2)) => format!("the previous files are back, but Prosody did not start with them either: {e2:#}"),
-            };
-            out.changed = rb.is_err();
-            out.restart = "failed".into();
-            out.error = Some(format!(
-                "Prosody did not come back with the new configuration: {e:#}; {again}"
-            ));
-            Ok(out)
-        }
+        Ok(out)
+    }
+
+    /// Put the previous files and record back and start Prosody with them: whether
+    /// the files are back, and what happened, for the error.
+    fn roll_back(
+        &self,
+        svc: &Service,
+        mut applied: apply::Applied,
+        saved: &SavedRecord<'_>,
+        cause: &anyhow::Error,
+    ) -> (bool, String) {
+        let rb = apply::rollback(&mut applied);
+        let _ = saved.restore();
+        // The cause is given once: a second failure is only spelled out when it
+        // differs from the first.
+        let first = format!("{cause:#}");
+        // The previous config may serve no BOSH (ours enabled it on the host):
+        // its Prosody is proven alive by the c2s port.
+        let previous = Service {
+            bosh: None,
+            ..svc.clone()
+        };
+        let again = match (&rb, previous.restart(self.runner, self.domain, Expect::Alive)) {
+            (Err(rbe), _) => format!("restoring the previous files failed too: {rbe:#}"),
+            (Ok(()), Ok(r)) => format!("the previous files are back and Prosody {} (PID {})", r.what, r.new_pid),
+            (Ok(()), Err(e2)) if format!("{e2:#}") == first => "the previous files are back, but Prosody did not start with them either (same cause)".into(),
+            (Ok(()), Err(e2)) => format!("the previous files are back, but Prosody did not start with them either: {e2:#}"),
+        };
+        (rb.is_ok(), again)
     }
 }

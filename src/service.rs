@@ -218,68 +218,16 @@ impl Service {
             return Err(crate::error::Error::RestartRefused(why).into());
         }
         let old = self.pid();
-        let method;
-        let mut spawned: Option<i32> = None;
-        let invoke = invoke_rc_d(&self.root);
-        if systemd_running(&self.root) {
-            let cmd = match &invoke {
-                Some(i) => Cmd::new(i)
-                    .arg("--disclose-deny")
-                    .arg("prosody")
-                    .arg("restart"),
-                None => Cmd::new("systemctl").arg("restart").arg("prosody"),
-            };
-            method = self.run_service_command(runner, &cmd)?;
-        } else {
-            if let Some(pid) = old {
-                stop_pid(pid)?;
-            }
-            let init = self.root.join("etc/init.d/prosody");
-            if self.root == Path::new("/") && init.exists() {
-                // Stopping was ours (signals); the init script only starts.
-                let cmd = match &invoke {
-                    Some(i) => Cmd::new(i)
-                        .arg("--disclose-deny")
-                        .arg("prosody")
-                        .arg("start"),
-                    None => Cmd::new(&init).arg("start"),
-                };
-                method = self.run_service_command(runner, &cmd)?;
-            } else {
-                let prosody = match self.root_program() {
-                    Ok(p) if p.exists() => p,
-                    // Only on `/` (outside_root() refused a scratch root without it).
-                    _ => which::which("prosody")
-                        .context("prosody is not in PATH: install the prosody package")?,
-                };
-                // Never as root: setpriv drops to the prosody user before exec.
-                let mut cmd = Cmd::new("setpriv")
-                    .arg("--reuid=prosody")
-                    .arg("--regid=prosody")
-                    .arg("--init-groups")
-                    .arg("--")
-                    .arg(&prosody)
-                    .arg("--config")
-                    .arg(&self.config)
-                    .arg("-F");
-                if let Some((k, v)) = &self.lua_cpath {
-                    cmd = cmd.env(k, v);
-                }
-                method = format!("spawned {} as user prosody", prosody.display());
-                spawned = Some(runner.spawn(&cmd)? as i32);
-            }
-        }
-        let new_pid = match self.wait_new_pid(old, Duration::from_secs(15)) {
-            Ok(p) => p,
-            Err(e) => {
+        let (method, spawned) = self.stop_and_start(runner, old)?;
+        let new_pid = self
+            .wait_new_pid(old, Duration::from_secs(15))
+            .inspect_err(|_| {
                 // A Prosody we started but cannot see through the pidfile must not
                 // linger holding ports.
                 if let Some(pid) = spawned.filter(|p| alive(*p)) {
                     let _ = stop_pid(pid);
                 }
-                return Err(e);
-            }
-        };
+            })?;
         self.wait_answer(domain, expect, Duration::from_secs(10))
             .map_err(|e| {
                 anyhow::anyhow!(
@@ -287,13 +235,6 @@ impl Service {
                     self.log_hint()
                 )
             })?;
-        let confirmed_by = match (&self.bosh, expect) {
-            (Some((h, p)), Expect::TokenLogin) => {
-                format!("BOSH on {h}:{p} offering token login for {domain}")
-            }
-            (Some((h, p)), Expect::Alive) => format!("HTTP on {h}:{p}"),
-            (None, _) => format!("c2s port {}:{}", self.c2s.0, self.c2s.1),
-        };
         Ok(Restarted {
             what: if old.is_some() {
                 "restarted"
@@ -303,8 +244,80 @@ impl Service {
             method,
             old_pid: old,
             new_pid,
-            confirmed_by,
+            confirmed_by: self.confirmed_by(domain, expect),
         })
+    }
+
+    /// Stop and start Prosody the way this machine runs it: the restart's method,
+    /// and the PID of a Prosody spawned here.
+    fn stop_and_start(
+        &self,
+        runner: &dyn Runner,
+        old: Option<i32>,
+    ) -> Result<(String, Option<i32>)> {
+        let invoke = invoke_rc_d(&self.root);
+        // invoke-rc.d, where installed, asks policy-rc.d first.
+        let service_cmd = |action: &str, without_invoke: Cmd| match &invoke {
+            Some(i) => Cmd::new(i)
+                .arg("--disclose-deny")
+                .arg("prosody")
+                .arg(action),
+            None => without_invoke,
+        };
+        if systemd_running(&self.root) {
+            let cmd = service_cmd(
+                "restart",
+                Cmd::new("systemctl").arg("restart").arg("prosody"),
+            );
+            return Ok((self.run_service_command(runner, &cmd)?, None));
+        }
+        if let Some(pid) = old {
+            stop_pid(pid)?;
+        }
+        let init = self.root.join("etc/init.d/prosody");
+        if self.root == Path::new("/") && init.exists() {
+            // Stopping was ours (signals); the init script only starts.
+            let cmd = service_cmd("start", Cmd::new(&init).arg("start"));
+            return Ok((self.run_service_command(runner, &cmd)?, None));
+        }
+        let (method, pid) = self.spawn(runner)?;
+        Ok((method, Some(pid)))
+    }
+
+    /// Start Prosody in the foreground from the (root's) program, as user prosody.
+    fn spawn(&self, runner: &dyn Runner) -> Result<(String, i32)> {
+        let prosody = match self.root_program() {
+            Ok(p) if p.exists() => p,
+            // Only on `/` (outside_root() refused a scratch root without it).
+            _ => which::which("prosody")
+                .context("prosody is not in PATH: install the prosody package")?,
+        };
+        // Never as root: setpriv drops to the prosody user before exec.
+        let mut cmd = Cmd::new("setpriv")
+            .arg("--reuid=prosody")
+            .arg("--regid=prosody")
+            .arg("--init-groups")
+            .arg("--")
+            .arg(&prosody)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("-F");
+        if let Some((k, v)) = &self.lua_cpath {
+            cmd = cmd.env(k, v);
+        }
+        let method = format!("spawned {} as user prosody", prosody.display());
+        Ok((method, runner.spawn(&cmd)? as i32))
+    }
+
+    /// What proved Prosody answers, for the report.
+    fn confirmed_by(&self, domain: &str, expect: Expect) -> String {
+        match (&self.bosh, expect) {
+            (Some((h, p)), Expect::TokenLogin) => {
+                format!("BOSH on {h}:{p} offering token login for {domain}")
+            }
+            (Some((h, p)), Expect::Alive) => format!("HTTP on {h}:{p}"),
+            (None, _) => format!("c2s port {}:{}", self.c2s.0, self.c2s.1),
+        }
     }
 
     /// Run an init-system command; its display is the restart's method.

@@ -210,6 +210,102 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// Parse the config as Lua; on failure, the first error with its position.
+fn parse_lua(text: &str) -> Result<ast::Ast, EditError> {
+    full_moon::parse_fallible(text, full_moon::LuaVersion::lua54())
+        .into_result()
+        .map_err(|errs| {
+            let e = &errs[0];
+            let (start, _) = e.range();
+            EditError::Parse {
+                line: start.line(),
+                column: start.character(),
+                message: e.error_message().to_string(),
+            }
+        })
+}
+
+/// Every statement with its span and what it is, a trailing `return` last.
+fn statements(ast: &ast::Ast, text: &str) -> Vec<StmtInfo> {
+    let mut stmts = Vec::new();
+    for (stmt, semi) in ast.nodes().stmts_with_semicolon() {
+        let Some(range) = span(stmt) else { continue };
+        let end_semi = semi.as_ref().map_or(range.end, |s| tok_span(s).end);
+        let kind = classify(stmt, text);
+        stmts.push(StmtInfo {
+            range,
+            end_semi,
+            kind,
+        });
+    }
+    if let Some((last, semi)) = ast.nodes().last_stmt_with_semicolon() {
+        if let Some(range) = span(last) {
+            let end_semi = semi.as_ref().map_or(range.end, |s| tok_span(s).end);
+            stmts.push(StmtInfo {
+                range,
+                end_semi,
+                kind: Kind::Other,
+            });
+        }
+    }
+    stmts
+}
+
+/// The byte ranges of every comment, in file order.
+fn comments(ast: &ast::Ast, text: &str) -> Vec<Range<usize>> {
+    let mut comments = Vec::new();
+    let mut collect = |t: &TokenReference| {
+        for tr in t.leading_trivia().chain(t.trailing_trivia()) {
+            if matches!(
+                tr.token_type(),
+                TokenType::SingleLineComment { .. } | TokenType::MultiLineComment { .. }
+            ) {
+                let (start, mut end) = (tr.start_position().bytes(), tr.end_position().bytes());
+                // A `--` comment in a CRLF file ends with the `\r`; that belongs to
+                // the line break.
+                if text.as_bytes().get(end.wrapping_sub(1)) == Some(&b'\r') {
+                    end -= 1;
+                }
+                comments.push(start..end);
+            }
+        }
+    };
+    for t in ast.nodes().tokens() {
+        collect(t);
+    }
+    collect(ast.eof());
+    comments.sort_by_key(|r| r.start);
+    comments
+}
+
+/// The sections in file order: the global part, then a block per header (and the
+/// global part again after a table-form header).
+fn blocks(stmts: &[StmtInfo], text: &str) -> Vec<Block> {
+    let block = |id: SectionId, start: usize, table_form: bool, header: Option<usize>| Block {
+        id,
+        line: line_of(text, start),
+        start,
+        end: text.len(),
+        table_form,
+        header,
+        stmts: Vec::new(),
+    };
+    let mut blocks = vec![block(SectionId::Global, 0, false, None)];
+    for (i, s) in stmts.iter().enumerate() {
+        if let Kind::Header { id, table_form } = &s.kind {
+            blocks.last_mut().unwrap().end = s.range.start;
+            blocks.push(block(id.clone(), s.range.start, *table_form, Some(i)));
+            if *table_form {
+                // Applying the options table returns Prosody to the global part.
+                blocks.last_mut().unwrap().end = s.end_semi;
+                blocks.push(block(SectionId::Global, s.end_semi, false, None));
+            }
+        } else {
+            blocks.last_mut().unwrap().stmts.push(i);
+        }
+    }
+    blocks
+}
 fn span(node: &impl Node) -> Option<Range<usize>> {
     Some(node.start_position()?.bytes()..node.end_position()?.bytes())
 }
@@ -247,107 +343,17 @@ impl Document {
         std::mem::take(&mut self.changes)
     }
 
+    /// Take `text` as the document: parse it, then index its statements, comments
+    /// and sections.
     fn reparse(&mut self, text: String) -> Result<(), EditError> {
         if text.starts_with('\u{feff}') {
             return Err(EditError::Bom);
         }
-        let ast = full_moon::parse_fallible(&text, full_moon::LuaVersion::lua54())
-            .into_result()
-            .map_err(|errs| {
-                let e = &errs[0];
-                let (start, _) = e.range();
-                EditError::Parse {
-                    line: start.line(),
-                    column: start.character(),
-                    message: e.error_message().to_string(),
-                }
-            })?;
-        let mut stmts = Vec::new();
-        for (stmt, semi) in ast.nodes().stmts_with_semicolon() {
-            let Some(range) = span(stmt) else { continue };
-            let end_semi = semi.as_ref().map_or(range.end, |s| tok_span(s).end);
-            let kind = classify(stmt, &text);
-            stmts.push(StmtInfo {
-                range,
-                end_semi,
-                kind,
-            });
-        }
-        if let Some((last, semi)) = ast.nodes().last_stmt_with_semicolon() {
-            if let Some(range) = span(last) {
-                let end_semi = semi.as_ref().map_or(range.end, |s| tok_span(s).end);
-                stmts.push(StmtInfo {
-                    range,
-                    end_semi,
-                    kind: Kind::Other,
-                });
-            }
-        }
-        let mut comments = Vec::new();
-        let mut collect = |t: &TokenReference| {
-            for tr in t.leading_trivia().chain(t.trailing_trivia()) {
-                if matches!(
-                    tr.token_type(),
-                    TokenType::SingleLineComment { .. } | TokenType::MultiLineComment { .. }
-                ) {
-                    let (start, mut end) = (tr.start_position().bytes(), tr.end_position().bytes());
-                    // A `--` comment in a CRLF file ends with the `\r`; that belongs to
-                    // the line break.
-                    if text.as_bytes().get(end.wrapping_sub(1)) == Some(&b'\r') {
-                        end -= 1;
-                    }
-                    comments.push(start..end);
-                }
-            }
-        };
-        for t in ast.nodes().tokens() {
-            collect(t);
-        }
-        collect(ast.eof());
-        comments.sort_by_key(|r| r.start);
-
-        let mut blocks = vec![Block {
-            id: SectionId::Global,
-            line: 1,
-            start: 0,
-            end: text.len(),
-            table_form: false,
-            header: None,
-            stmts: Vec::new(),
-        }];
-        for (i, s) in stmts.iter().enumerate() {
-            if let Kind::Header { id, table_form } = &s.kind {
-                blocks.last_mut().unwrap().end = s.range.start;
-                blocks.push(Block {
-                    id: id.clone(),
-                    line: line_of(&text, s.range.start),
-                    start: s.range.start,
-                    end: text.len(),
-                    table_form: *table_form,
-                    header: Some(i),
-                    stmts: Vec::new(),
-                });
-                if *table_form {
-                    // Applying the options table returns Prosody to the global part.
-                    blocks.last_mut().unwrap().end = s.end_semi;
-                    blocks.push(Block {
-                        id: SectionId::Global,
-                        line: line_of(&text, s.end_semi),
-                        start: s.end_semi,
-                        end: text.len(),
-                        table_form: false,
-                        header: None,
-                        stmts: Vec::new(),
-                    });
-                }
-            } else {
-                blocks.last_mut().unwrap().stmts.push(i);
-            }
-        }
+        let ast = parse_lua(&text)?;
+        self.stmts = statements(&ast, &text);
+        self.comments = comments(&ast, &text);
+        self.blocks = blocks(&self.stmts, &text);
         self.text = text;
-        self.stmts = stmts;
-        self.blocks = blocks;
-        self.comments = comments;
         Ok(())
     }
 
@@ -579,59 +585,8 @@ impl Document {
         self.editable_key(section, key)?;
         let mut changed = false;
         while let Some(i) = self.find(section, key) {
-            let s = self.stmts[i].clone();
-            let block = self
-                .blocks_of(section)
-                .find(|b| b.stmts.contains(&i))
-                .unwrap();
-            let prev = block
-                .stmts
-                .iter()
-                .copied()
-                .filter(|&j| j < i)
-                .max()
-                .or(block.header);
-            let ls = line_start(&self.text, s.range.start);
-            let eol = self.eol(s.end_semi);
-            let alone_before = self.text[ls..s.range.start].trim().is_empty();
-            let rest = self.text[s.end_semi..eol].trim();
-            let alone_after = rest.is_empty()
-                || (rest.starts_with("--")
-                    && !self
-                        .stmts
-                        .iter()
-                        .any(|o| o.range.start > s.end_semi && o.range.start < eol));
-            let (range, prefix, suffix) = if alone_before && alone_after && ls > 0 {
-                (
-                    self.line_break_before(ls)..eol,
-                    self.text[self.line_break_before(ls)..s.range.start].to_string(),
-                    self.text[s.range.end..eol].to_string(),
-                )
-            } else if alone_before && alone_after {
-                // On the first line: take the line break after it instead.
-                let end = match &self.text.as_bytes()[eol..] {
-                    [b'\r', b'\n', ..] => eol + 2,
-                    [b'\n', ..] => eol + 1,
-                    _ => eol,
-                };
-                (
-                    0..end,
-                    self.text[..s.range.start].to_string(),
-                    self.text[s.range.end..end].to_string(),
-                )
-            } else {
-                (
-                    s.range.start..s.end_semi,
-                    String::new(),
-                    self.text[s.range.end..s.end_semi].to_string(),
-                )
-            };
-            let anchor_start = prev.map_or(block.start, |j| self.stmts[j].range.start);
-            let anchor = Some(self.text[anchor_start..range.start].to_string());
-            let anchor_nth = self
-                .anchor_candidates(section)
-                .iter()
-                .position(|&p| p == anchor_start);
+            let (range, prefix, suffix) = self.removal_span(&self.stmts[i]);
+            let (anchor, anchor_nth) = self.removal_anchor(section, i, range.start);
             let before = self.stmt_text(i).to_string();
             self.splice(range, "")?;
             self.changes.push(Change {
@@ -645,6 +600,74 @@ impl Document {
             changed = true;
         }
         Ok(changed)
+    }
+
+    /// The bytes removing statement `s` takes: its whole line when it is alone on
+    /// it, else the statement and its `;`; with the prefix and suffix to put back.
+    fn removal_span(&self, s: &StmtInfo) -> (Range<usize>, String, String) {
+        let ls = line_start(&self.text, s.range.start);
+        let eol = self.eol(s.end_semi);
+        let alone_before = self.text[ls..s.range.start].trim().is_empty();
+        let rest = self.text[s.end_semi..eol].trim();
+        let alone_after = rest.is_empty()
+            || (rest.starts_with("--")
+                && !self
+                    .stmts
+                    .iter()
+                    .any(|o| o.range.start > s.end_semi && o.range.start < eol));
+        if alone_before && alone_after && ls > 0 {
+            (
+                self.line_break_before(ls)..eol,
+                self.text[self.line_break_before(ls)..s.range.start].to_string(),
+                self.text[s.range.end..eol].to_string(),
+            )
+        } else if alone_before && alone_after {
+            // On the first line: take the line break after it instead.
+            let end = match &self.text.as_bytes()[eol..] {
+                [b'\r', b'\n', ..] => eol + 2,
+                [b'\n', ..] => eol + 1,
+                _ => eol,
+            };
+            (
+                0..end,
+                self.text[..s.range.start].to_string(),
+                self.text[s.range.end..end].to_string(),
+            )
+        } else {
+            (
+                s.range.start..s.end_semi,
+                String::new(),
+                self.text[s.range.end..s.end_semi].to_string(),
+            )
+        }
+    }
+
+    /// Where undo puts statement `i` back: the text from the preceding statement's
+    /// start (or the block's) to `start`, and which anchor candidate that is.
+    fn removal_anchor(
+        &self,
+        section: &SectionId,
+        i: usize,
+        start: usize,
+    ) -> (Option<String>, Option<usize>) {
+        let block = self
+            .blocks_of(section)
+            .find(|b| b.stmts.contains(&i))
+            .unwrap();
+        let prev = block
+            .stmts
+            .iter()
+            .copied()
+            .filter(|&j| j < i)
+            .max()
+            .or(block.header);
+        let anchor_start = prev.map_or(block.start, |j| self.stmts[j].range.start);
+        let anchor = Some(self.text[anchor_start..start].to_string());
+        let anchor_nth = self
+            .anchor_candidates(section)
+            .iter()
+            .position(|&p| p == anchor_start);
+        (anchor, anchor_nth)
     }
 
     /// The comment ranges inside `range`.
@@ -1017,64 +1040,8 @@ fn call_string(args: &ast::FunctionArgs, text: &str) -> Option<Option<String>> {
 
 fn classify(stmt: &Stmt, text: &str) -> Kind {
     match stmt {
-        Stmt::FunctionCall(call) => {
-            let Prefix::Name(name) = call.prefix() else {
-                return Kind::Other;
-            };
-            let name = &text[tok_span(name)];
-            let is_host = matches!(name, "VirtualHost" | "Host" | "host");
-            let is_comp = matches!(name, "Component" | "component");
-            if !is_host && !is_comp {
-                return Kind::Other;
-            }
-            let mut args = Vec::new();
-            for s in call.suffixes() {
-                match s {
-                    Suffix::Call(ast::Call::AnonymousCall(a)) => args.push(a.as_ref()),
-                    _ => return Kind::Other,
-                }
-            }
-            let Some(first) = args.first() else {
-                return Kind::Other;
-            };
-            let host = match call_string(first, text) {
-                Some(Some(h)) => h,
-                // A computed name: keep the header so sections stay right, but it
-                // cannot match any host we look for.
-                _ => format!("\0{}", &text[span(*first).unwrap_or(0..0)]),
-            };
-            let mut table_form = false;
-            let mut kind = None;
-            for a in &args[1..] {
-                match call_string(a, text) {
-                    Some(Some(k)) if is_comp && kind.is_none() => kind = Some(k),
-                    _ => table_form = true,
-                }
-            }
-            let id = if is_host {
-                SectionId::VirtualHost { name: host }
-            } else {
-                SectionId::Component { name: host, kind }
-            };
-            Kind::Header { id, table_form }
-        }
-        Stmt::Assignment(a) => {
-            let vars = a.variables();
-            let exprs = a.expressions();
-            let Some(Var::Name(name)) = vars.iter().next() else {
-                return Kind::Other;
-            };
-            let Some(expr) = exprs.iter().next() else {
-                return Kind::Other;
-            };
-            if vars.len() != 1 || exprs.len() != 1 {
-                return opaque(stmt, text);
-            }
-            Kind::Assign {
-                key: text[tok_span(name)].to_string(),
-                expr: expr_info(expr, text),
-            }
-        }
+        Stmt::FunctionCall(call) => classify_call(call, text),
+        Stmt::Assignment(a) => classify_assignment(stmt, a, text),
         Stmt::Do(_)
         | Stmt::If(_)
         | Stmt::While(_)
@@ -1082,6 +1049,69 @@ fn classify(stmt: &Stmt, text: &str) -> Kind {
         | Stmt::NumericFor(_)
         | Stmt::GenericFor(_) => opaque(stmt, text),
         _ => Kind::Other,
+    }
+}
+
+/// `VirtualHost "x"` / `Component "x" "muc"` (in any of Prosody's spellings) is a
+/// section header; any other call is just a statement.
+fn classify_call(call: &ast::FunctionCall, text: &str) -> Kind {
+    let Prefix::Name(name) = call.prefix() else {
+        return Kind::Other;
+    };
+    let name = &text[tok_span(name)];
+    let is_host = matches!(name, "VirtualHost" | "Host" | "host");
+    let is_comp = matches!(name, "Component" | "component");
+    if !is_host && !is_comp {
+        return Kind::Other;
+    }
+    let mut args = Vec::new();
+    for s in call.suffixes() {
+        match s {
+            Suffix::Call(ast::Call::AnonymousCall(a)) => args.push(a.as_ref()),
+            _ => return Kind::Other,
+        }
+    }
+    let Some(first) = args.first() else {
+        return Kind::Other;
+    };
+    let host = match call_string(first, text) {
+        Some(Some(h)) => h,
+        // A computed name: keep the header so sections stay right, but it
+        // cannot match any host we look for.
+        _ => format!("\0{}", &text[span(*first).unwrap_or(0..0)]),
+    };
+    let mut table_form = false;
+    let mut kind = None;
+    for a in &args[1..] {
+        match call_string(a, text) {
+            Some(Some(k)) if is_comp && kind.is_none() => kind = Some(k),
+            _ => table_form = true,
+        }
+    }
+    let id = if is_host {
+        SectionId::VirtualHost { name: host }
+    } else {
+        SectionId::Component { name: host, kind }
+    };
+    Kind::Header { id, table_form }
+}
+
+/// `key = value`: an option; a multiple assignment is opaque (seen, not edited).
+fn classify_assignment(stmt: &Stmt, a: &ast::Assignment, text: &str) -> Kind {
+    let vars = a.variables();
+    let exprs = a.expressions();
+    let Some(Var::Name(name)) = vars.iter().next() else {
+        return Kind::Other;
+    };
+    let Some(expr) = exprs.iter().next() else {
+        return Kind::Other;
+    };
+    if vars.len() != 1 || exprs.len() != 1 {
+        return opaque(stmt, text);
+    }
+    Kind::Assign {
+        key: text[tok_span(name)].to_string(),
+        expr: expr_info(expr, text),
     }
 }
 
@@ -1205,93 +1235,106 @@ impl Document {
             .collect()
     }
 
+    /// Undo one recorded change: whether it could be undone.
     fn undo(&mut self, c: &Change) -> Result<bool, EditError> {
         match c.kind {
             ChangeKind::Modified
             | ChangeKind::MarkerActivated
             | ChangeKind::ListAdded
-            | ChangeKind::ListRemoved => {
-                if let Some(i) = self.current(c) {
-                    let r = self.stmts[i].range.clone();
-                    self.splice(r, c.before.as_deref().unwrap_or_default())?;
-                    return Ok(true);
-                }
-                let Some(item) = &c.item else {
-                    return Ok(false);
-                };
-                if self.editable(&c.section).is_err() {
-                    return Ok(false);
-                }
-                match c.kind {
-                    ChangeKind::ListAdded => {
-                        self.list_remove(&c.section, &c.key, item).or(Ok(false))
-                    }
-                    _ => self
-                        .list_add(&c.section, &c.key, item, ListPos::End)
-                        .or(Ok(false)),
-                }
+            | ChangeKind::ListRemoved => self.undo_modified(c),
+            ChangeKind::Inserted => self.undo_inserted(c),
+            ChangeKind::Removed => self.undo_removed(c),
+        }
+    }
+
+    /// The statement back to its old text; when it has changed since, only the
+    /// list item added or removed is taken back.
+    fn undo_modified(&mut self, c: &Change) -> Result<bool, EditError> {
+        if let Some(i) = self.current(c) {
+            let r = self.stmts[i].range.clone();
+            self.splice(r, c.before.as_deref().unwrap_or_default())?;
+            return Ok(true);
+        }
+        let Some(item) = &c.item else {
+            return Ok(false);
+        };
+        if self.editable(&c.section).is_err() {
+            return Ok(false);
+        }
+        match c.kind {
+            ChangeKind::ListAdded => self.list_remove(&c.section, &c.key, item).or(Ok(false)),
+            _ => self
+                .list_add(&c.section, &c.key, item, ListPos::End)
+                .or(Ok(false)),
+        }
+    }
+
+    /// The inserted statement goes, with the line break and indent it brought.
+    fn undo_inserted(&mut self, c: &Change) -> Result<bool, EditError> {
+        let Some(i) = self.current(c) else {
+            return Ok(false);
+        };
+        let r = self.stmts[i].range.clone();
+        let start = r.start.saturating_sub(c.prefix.len());
+        let end = r.end + c.suffix.len();
+        if end <= self.text.len()
+            && self.text.get(start..r.start) == Some(c.prefix.as_str())
+            && self.text.get(r.end..end) == Some(c.suffix.as_str())
+        {
+            self.splice(start..end, "")?;
+        } else {
+            let r = self.stmts[i].range.start..self.stmts[i].end_semi;
+            self.splice(r, "")?;
+        }
+        Ok(true)
+    }
+
+    /// The removed statement comes back where it was, or at the section's end.
+    fn undo_removed(&mut self, c: &Change) -> Result<bool, EditError> {
+        let Some(before) = &c.before else {
+            return Ok(false);
+        };
+        if self.editable(&c.section).is_err() {
+            return Ok(false);
+        }
+        match self.removed_at(c) {
+            Some(at) => {
+                self.splice(at..at, &format!("{}{}{}", c.prefix, before, c.suffix))?;
             }
-            ChangeKind::Inserted => {
-                let Some(i) = self.current(c) else {
-                    return Ok(false);
-                };
-                let r = self.stmts[i].range.clone();
-                let start = r.start.saturating_sub(c.prefix.len());
-                let end = r.end + c.suffix.len();
-                if end <= self.text.len()
-                    && self.text.get(start..r.start) == Some(c.prefix.as_str())
-                    && self.text.get(r.end..end) == Some(c.suffix.as_str())
-                {
-                    self.splice(start..end, "")?;
-                } else {
-                    let r = self.stmts[i].range.start..self.stmts[i].end_semi;
-                    self.splice(r, "")?;
-                }
-                Ok(true)
-            }
-            ChangeKind::Removed => {
-                let Some(before) = &c.before else {
-                    return Ok(false);
-                };
-                if self.editable(&c.section).is_err() {
-                    return Ok(false);
-                }
-                // The anchor is the exact text from the preceding statement's start
-                // to where the removed bytes were.
-                let anchor = c.anchor.as_deref().unwrap_or_default();
-                let cands = self.anchor_candidates(&c.section);
-                let exact = c
-                    .anchor_nth
-                    .and_then(|n| cands.get(n).copied())
-                    .filter(|&st| self.text.get(st..st + anchor.len()) == Some(anchor))
-                    .map(|st| st + anchor.len());
-                let at = exact.or_else(|| {
-                    self.blocks_of(&c.section).find_map(|b| {
-                        let starts = b
-                            .stmts
-                            .iter()
-                            .rev()
-                            .chain(&b.header)
-                            .map(|&j| self.stmts[j].range.start);
-                        starts
-                            .chain([b.start])
-                            .filter(|_| !anchor.is_empty())
-                            .chain(anchor.is_empty().then_some(b.start))
-                            .find(|&st| self.text.get(st..st + anchor.len()) == Some(anchor))
-                            .map(|st| st + anchor.len())
-                    })
-                });
-                match at {
-                    Some(at) => {
-                        self.splice(at..at, &format!("{}{}{}", c.prefix, before, c.suffix))?;
-                    }
-                    None => {
-                        let (pos, prefix, suffix) = self.insertion_point(&c.section);
-                        self.splice(pos..pos, &format!("{prefix}{before}{suffix}"))?;
-                    }
-                }
-                Ok(true)
+            None => {
+                let (pos, prefix, suffix) = self.insertion_point(&c.section);
+                self.splice(pos..pos, &format!("{prefix}{before}{suffix}"))?;
             }
         }
+        Ok(true)
+    }
+
+    /// Where a removed statement's bytes were, found by its anchor.
+    fn removed_at(&self, c: &Change) -> Option<usize> {
+        // The anchor is the exact text from the preceding statement's start
+        // to where the removed bytes were.
+        let anchor = c.anchor.as_deref().unwrap_or_default();
+        let cands = self.anchor_candidates(&c.section);
+        let exact = c
+            .anchor_nth
+            .and_then(|n| cands.get(n).copied())
+            .filter(|&st| self.text.get(st..st + anchor.len()) == Some(anchor))
+            .map(|st| st + anchor.len());
+        exact.or_else(|| {
+            self.blocks_of(&c.section).find_map(|b| {
+                let starts = b
+                    .stmts
+                    .iter()
+                    .rev()
+                    .chain(&b.header)
+                    .map(|&j| self.stmts[j].range.start);
+                starts
+                    .chain([b.start])
+                    .filter(|_| !anchor.is_empty())
+                    .chain(anchor.is_empty().then_some(b.start))
+                    .find(|&st| self.text.get(st..st + anchor.len()) == Some(anchor))
+                    .map(|st| st + anchor.len())
+            })
+        })
     }
 }

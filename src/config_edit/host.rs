@@ -177,12 +177,28 @@ fn same_dir(a: &[u8], b: &str) -> bool {
 /// Bring the host file `text` to the desired state (see the module doc).
 pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditError> {
     let mut doc = Document::parse(text)?;
-    let mut warnings = Vec::new();
     let vh = SectionId::virtual_host(&desired.domain);
     if !doc.has_section(&vh) {
         return Err(EditError::NoSection(vh));
     }
+    let muc = SectionId::component(&desired.muc());
     // Refuse before changing anything, so error lines refer to the original text.
+    check_editable(&doc, &vh, &muc)?;
+    doc.set(&vh, "authentication", &Value::str("token"))?;
+    plugin_paths(&mut doc, desired)?;
+    set_key_source(&mut doc, &vh, desired)?;
+    set_token_options(&mut doc, desired)?;
+    let warnings = set_conference(&mut doc, &muc, desired)?;
+    let changes = doc.take_changes();
+    Ok(Edited {
+        text: doc.text().to_string(),
+        changes,
+        warnings,
+    })
+}
+
+/// Every key the edit may change holds a value it can rewrite ([`Document::check_editable`]).
+fn check_editable(doc: &Document, vh: &SectionId, muc: &SectionId) -> Result<(), EditError> {
     for key in [
         "authentication",
         "app_id",
@@ -197,28 +213,32 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
         "token_clock_leeway",
         "c2s_require_encryption",
     ] {
-        doc.check_editable(&vh, key, false)?;
+        doc.check_editable(vh, key, false)?;
     }
-    doc.check_editable(&vh, "modules_enabled", true)?;
+    doc.check_editable(vh, "modules_enabled", true)?;
     doc.check_editable(&SectionId::Global, "plugin_paths", true)?;
-    let muc = SectionId::component(&desired.muc());
-    if doc.has_section(&muc) {
-        doc.check_editable(&muc, "modules_enabled", true)?;
-        doc.check_editable(&muc, ALLOWLIST, true)?;
-        doc.check_editable(&muc, MODERATORS_FROM_TOKEN, false)?;
+    if doc.has_section(muc) {
+        doc.check_editable(muc, "modules_enabled", true)?;
+        doc.check_editable(muc, ALLOWLIST, true)?;
+        doc.check_editable(muc, MODERATORS_FROM_TOKEN, false)?;
     }
-    doc.set(&vh, "authentication", &Value::str("token"))?;
+    Ok(())
+}
 
-    plugin_paths(&mut doc, desired)?;
-
+/// The app id, and the secret or key server, the other sources removed.
+fn set_key_source(
+    doc: &mut Document,
+    vh: &SectionId,
+    desired: &DesiredHost,
+) -> Result<(), EditError> {
     let set_marked = |doc: &mut Document, key: &str, marker: &str, v: &Value| {
-        if !doc.activate_marker(&vh, key, marker, v)? {
-            doc.set(&vh, key, v)?;
+        if !doc.activate_marker(vh, key, marker, v)? {
+            doc.set(vh, key, v)?;
         }
         Ok::<(), EditError>(())
     };
     set_marked(
-        &mut doc,
+        doc,
         "app_id",
         APP_ID_MARKER,
         &Value::str(desired.auth.app_id()),
@@ -226,16 +246,16 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
     match &desired.auth {
         AuthMode::Secret { app_secret, .. } => {
             set_marked(
-                &mut doc,
+                doc,
                 "app_secret",
                 APP_SECRET_MARKER,
                 &Value::str(app_secret),
             )?;
-            doc.remove(&vh, "asap_key_server")?;
-            doc.remove(&vh, "cache_keys_url")?;
-            if let Some(Value::Str(alg)) = doc.get(&vh, "signature_algorithm") {
+            doc.remove(vh, "asap_key_server")?;
+            doc.remove(vh, "cache_keys_url")?;
+            if let Some(Value::Str(alg)) = doc.get(vh, "signature_algorithm") {
                 if !alg.starts_with(b"HS") {
-                    doc.remove(&vh, "signature_algorithm")?;
+                    doc.remove(vh, "signature_algorithm")?;
                 }
             }
         }
@@ -244,22 +264,28 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
             signature_algorithm,
             ..
         } => {
-            doc.set(&vh, "asap_key_server", &Value::str(asap_key_server))?;
-            doc.set(&vh, "signature_algorithm", &Value::str(signature_algorithm))?;
-            doc.remove(&vh, "app_secret")?;
-            doc.remove(&vh, "cache_keys_url")?;
+            doc.set(vh, "asap_key_server", &Value::str(asap_key_server))?;
+            doc.set(vh, "signature_algorithm", &Value::str(signature_algorithm))?;
+            doc.remove(vh, "app_secret")?;
+            doc.remove(vh, "cache_keys_url")?;
         }
         AuthMode::KeysUrl {
             cache_keys_url,
             signature_algorithm,
             ..
         } => {
-            doc.set(&vh, "cache_keys_url", &Value::str(cache_keys_url))?;
-            doc.set(&vh, "signature_algorithm", &Value::str(signature_algorithm))?;
-            doc.remove(&vh, "app_secret")?;
-            doc.remove(&vh, "asap_key_server")?;
+            doc.set(vh, "cache_keys_url", &Value::str(cache_keys_url))?;
+            doc.set(vh, "signature_algorithm", &Value::str(signature_algorithm))?;
+            doc.remove(vh, "app_secret")?;
+            doc.remove(vh, "asap_key_server")?;
         }
     }
+    Ok(())
+}
+
+/// The token options and the modules every token host has.
+fn set_token_options(doc: &mut Document, desired: &DesiredHost) -> Result<(), EditError> {
+    let vh = SectionId::virtual_host(&desired.domain);
     if let Some(iss) = &desired.accepted_issuers {
         doc.set(&vh, "asap_accepted_issuers", &Value::list(iss))?;
     }
@@ -283,21 +309,30 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
     } else {
         doc.list_remove(&vh, "modules_enabled", b"presence_identity")?;
     }
+    Ok(())
+}
 
-    if doc.has_section(&muc) {
-        doc.list_add(&muc, "modules_enabled", b"token_verification", ListPos::End)?;
+/// Token checks on the conference component, or a warning when the file has none.
+fn set_conference(
+    doc: &mut Document,
+    muc: &SectionId,
+    desired: &DesiredHost,
+) -> Result<Vec<String>, EditError> {
+    let mut warnings = Vec::new();
+    if doc.has_section(muc) {
+        doc.list_add(muc, "modules_enabled", b"token_verification", ListPos::End)?;
         for e in &desired.allowlist {
-            doc.list_add(&muc, ALLOWLIST, e.as_bytes(), ListPos::End)?;
+            doc.list_add(muc, ALLOWLIST, e.as_bytes(), ListPos::End)?;
         }
         for e in &desired.allowlist_removed {
-            doc.list_remove(&muc, ALLOWLIST, e.as_bytes())?;
+            doc.list_remove(muc, ALLOWLIST, e.as_bytes())?;
         }
         match desired.moderators_from_token {
             Some(true) => {
-                doc.set(&muc, MODERATORS_FROM_TOKEN, &Value::Bool(true))?;
+                doc.set(muc, MODERATORS_FROM_TOKEN, &Value::Bool(true))?;
             }
             Some(false) => {
-                doc.remove(&muc, MODERATORS_FROM_TOKEN)?;
+                doc.remove(muc, MODERATORS_FROM_TOKEN)?;
             }
             None => {}
         }
@@ -307,12 +342,7 @@ pub fn apply_desired(text: &str, desired: &DesiredHost) -> Result<Edited, EditEr
             desired.muc()
         ));
     }
-    let changes = doc.take_changes();
-    Ok(Edited {
-        text: doc.text().to_string(),
-        changes,
-        warnings,
-    })
+    Ok(warnings)
 }
 
 fn plugin_paths(doc: &mut Document, desired: &DesiredHost) -> Result<(), EditError> {

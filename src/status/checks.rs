@@ -276,24 +276,7 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
         native::MODULE_FILE
     );
     if !path.is_file() {
-        c.installed("native module", format!("missing ({shown})"));
-        let features = if sys.lua == "5.2" {
-            " --no-default-features --features lua52"
-        } else {
-            ""
-        };
-        c.fail(
-            "native-module",
-            None,
-            format!("{shown} is missing: Prosody runs on Lua {} and cannot load the verifier", sys.lua),
-            format!(
-                "install the jitsi-meet-tokens package, or build the module for Lua {} \
-                 (cargo build --release -p jitsi-tokens-lua{features}) and run configure with --native-module FILE",
-                sys.lua
-            ),
-        )
-        .file(&shown);
-        return;
+        return native_module_missing(c, sys, &shown);
     }
     if no_load {
         c.installed("native module", shown.clone());
@@ -327,50 +310,8 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
         b"package.cpath = arg[1] .. '/?.so'\nlocal jt = require 'jitsi_tokens'\nio.write(jt.version)\n".to_vec(),
     );
     match runner.run(&cmd) {
-        Ok(out) if out.success() => {
-            let version = out.stdout.trim().to_owned();
-            c.installed("native module", format!("{version} ({shown})"));
-            if version == env!("CARGO_PKG_VERSION") {
-                c.ok(
-                    "native-module",
-                    None,
-                    format!("{shown} loads in {lua} (version {version})"),
-                )
-                .value(version)
-                .file(&shown);
-            } else {
-                c.warn(
-                    "native-module",
-                    None,
-                    format!(
-                        "{shown} loads in {lua} but is version {version}, this binary is {}",
-                        env!("CARGO_PKG_VERSION")
-                    ),
-                    "reinstall the package so the module and the tools match",
-                )
-                .value(version)
-                .file(&shown);
-            }
-        }
-        Ok(out) => {
-            c.installed("native module", format!("broken ({shown})"));
-            let err = out.stderr.lines().next().unwrap_or("").to_owned();
-            let hint = if err.contains("undefined symbol") {
-                format!(
-                    "the file was built for another Lua version: install the build for Lua {}",
-                    sys.lua
-                )
-            } else {
-                "reinstall the jitsi-meet-tokens package".to_owned()
-            };
-            c.fail(
-                "native-module",
-                None,
-                format!("{shown} does not load in {lua}: {err}"),
-                hint,
-            )
-            .file(&shown);
-        }
+        Ok(out) if out.success() => native_module_version(c, &lua, &shown, out.stdout.trim()),
+        Ok(out) => native_module_broken(c, sys, &lua, &shown, &out.stderr),
         Err(e) => {
             c.warn(
                 "native-module",
@@ -381,6 +322,75 @@ fn native_module(c: &mut Collector, root: &Path, sys: &System, runner: &dyn Runn
             .file(&shown);
         }
     }
+}
+
+/// No module for Prosody's Lua: say how to get one.
+fn native_module_missing(c: &mut Collector, sys: &System, shown: &str) {
+    c.installed("native module", format!("missing ({shown})"));
+    let features = if sys.lua == "5.2" {
+        " --no-default-features --features lua52"
+    } else {
+        ""
+    };
+    c.fail(
+        "native-module",
+        None,
+        format!("{shown} is missing: Prosody runs on Lua {} and cannot load the verifier", sys.lua),
+        format!(
+            "install the jitsi-meet-tokens package, or build the module for Lua {} \
+             (cargo build --release -p jitsi-tokens-lua{features}) and run configure with --native-module FILE",
+            sys.lua
+        ),
+    )
+    .file(shown);
+}
+
+/// The module loaded: its version against this binary's.
+fn native_module_version(c: &mut Collector, lua: &str, shown: &str, version: &str) {
+    let version = version.to_owned();
+    c.installed("native module", format!("{version} ({shown})"));
+    if version == env!("CARGO_PKG_VERSION") {
+        c.ok(
+            "native-module",
+            None,
+            format!("{shown} loads in {lua} (version {version})"),
+        )
+        .value(version)
+        .file(shown);
+    } else {
+        c.warn(
+            "native-module",
+            None,
+            format!(
+                "{shown} loads in {lua} but is version {version}, this binary is {}",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "reinstall the package so the module and the tools match",
+        )
+        .value(version)
+        .file(shown);
+    }
+}
+
+/// The module did not load: built for another Lua, or damaged.
+fn native_module_broken(c: &mut Collector, sys: &System, lua: &str, shown: &str, stderr: &str) {
+    c.installed("native module", format!("broken ({shown})"));
+    let err = stderr.lines().next().unwrap_or("").to_owned();
+    let hint = if err.contains("undefined symbol") {
+        format!(
+            "the file was built for another Lua version: install the build for Lua {}",
+            sys.lua
+        )
+    } else {
+        "reinstall the jitsi-meet-tokens package".to_owned()
+    };
+    c.fail(
+        "native-module",
+        None,
+        format!("{shown} does not load in {lua}: {err}"),
+        hint,
+    )
+    .file(shown);
 }
 
 fn plugins(c: &mut Collector, root: &Path) {
@@ -764,57 +774,74 @@ fn key_source(
             if let Some(date) = f.date {
                 c.remote_dates.push((shown.clone(), date));
             }
+            let said = format!("{option} {shown}");
             if option == "cache_keys_url" {
-                match (f.status, v.set_keys(&f.body)) {
-                    (200, Ok(n)) => c.ok(
-                        "key-server",
-                        d,
-                        format!("{option} {shown} serves {n} key(s)"),
-                    ),
-                    (200, Err(e)) => c.fail(
-                        "key-server",
-                        d,
-                        format!("{option} {shown}: {e}"),
-                        "serve a JWKS or a {kid: certificate} map",
-                    ),
-                    (s, _) => c.fail(
-                        "key-server",
-                        d,
-                        format!("{option} {shown}: HTTP {s}"),
-                        "check the URL",
-                    ),
-                }
+                keys_url_answer(c, v, d, &said, &f)
             } else {
-                // Keys live at <url>/<sha256(kid)>.pem, and without a kid no key path
-                // is known: a 2xx proves the server serves, a 403/404 at the base only
-                // that it is reachable; anything else fails.
-                match f.status {
-                    200..=299 => c.ok(
-                        "key-server",
-                        d,
-                        format!("{option} {shown} answers (HTTP {})", f.status),
-                    ),
-                    403 | 404 => c.warn(
-                        "key-server",
-                        d,
-                        format!(
-                            "{option} {shown} is reachable (HTTP {} at its base URL), \
-                             but no key was fetched: none is known without a kid",
-                            f.status
-                        ),
-                        "check one key with `jitsi-meet-tokens token verify` and a token it signed",
-                    ),
-                    s => c.fail(
-                        "key-server",
-                        d,
-                        format!("{option} {shown}: HTTP {s}"),
-                        "check the key server (its log) and the URL",
-                    ),
-                }
+                key_server_answer(c, d, &said, &f)
             }
         }
     };
     check.found_opt(found.as_ref());
+}
+
+/// A JWKS URL must serve keys the verifier takes.
+fn keys_url_answer<'c>(
+    c: &'c mut Collector,
+    v: &Verifier,
+    d: Option<&str>,
+    said: &str,
+    f: &http::Fetched,
+) -> &'c mut Check {
+    match (f.status, v.set_keys(&f.body)) {
+        (200, Ok(n)) => c.ok("key-server", d, format!("{said} serves {n} key(s)")),
+        (200, Err(e)) => c.fail(
+            "key-server",
+            d,
+            format!("{said}: {e}"),
+            "serve a JWKS or a {kid: certificate} map",
+        ),
+        (s, _) => c.fail(
+            "key-server",
+            d,
+            format!("{said}: HTTP {s}"),
+            "check the URL",
+        ),
+    }
+}
+
+/// Keys live at <url>/<sha256(kid)>.pem, and without a kid no key path is known:
+/// a 2xx proves the server serves, a 403/404 at the base only that it is
+/// reachable; anything else fails.
+fn key_server_answer<'c>(
+    c: &'c mut Collector,
+    d: Option<&str>,
+    said: &str,
+    f: &http::Fetched,
+) -> &'c mut Check {
+    match f.status {
+        200..=299 => c.ok(
+            "key-server",
+            d,
+            format!("{said} answers (HTTP {})", f.status),
+        ),
+        403 | 404 => c.warn(
+            "key-server",
+            d,
+            format!(
+                "{said} is reachable (HTTP {} at its base URL), \
+                 but no key was fetched: none is known without a kid",
+                f.status
+            ),
+            "check one key with `jitsi-meet-tokens token verify` and a token it signed",
+        ),
+        s => c.fail(
+            "key-server",
+            d,
+            format!("{said}: HTTP {s}"),
+            "check the key server (its log) and the URL",
+        ),
+    }
 }
 
 fn clock(c: &mut Collector) {
@@ -886,48 +913,8 @@ fn live_login(
         );
         return;
     };
-    let app_id = o.app_id.clone().unwrap_or_default();
-    let iss = first_concrete(&o.asap_accepted_issuers, &app_id);
-    let aud = first_concrete(&o.asap_accepted_audiences, "jitsi");
-    let now = time::now();
-    let claims = basic_claims(&iss, &aud, domain, "*", now, Some(now + 300));
-    let pem;
-    let key = if v.uses_public_keys() {
-        let Some(path) = &args.private_key else {
-            c.skip(
-                "live-login",
-                d,
-                "skipped: this host verifies with public keys; give --private-key FILE and --kid",
-            );
-            return;
-        };
-        pem = match std::fs::read_to_string(path) {
-            Ok(p) => p,
-            Err(e) => {
-                c.fail(
-                    "live-login",
-                    d,
-                    format!("reading {}: {e}", path.display()),
-                    "give a readable --private-key",
-                );
-                return;
-            }
-        };
-        SigningKey::PrivatePem(&pem)
-    } else {
-        SigningKey::Secret(o.app_secret.as_deref().unwrap_or_default())
-    };
-    let token = match mint(v.algorithm(), key, args.kid.as_deref(), &claims) {
-        Ok(t) => t,
-        Err(e) => {
-            c.fail(
-                "live-login",
-                d,
-                format!("cannot mint a test token: {e}"),
-                "check --private-key and --kid",
-            );
-            return;
-        }
+    let Some(token) = test_token(c, o, v, domain, args) else {
+        return;
     };
     let url = args
         .bosh_url
@@ -943,24 +930,11 @@ fn live_login(
             .value(jid);
         }
         Ok(Login::Refused { condition, text }) => {
-            // The same token through the verifier with the config on disk: if that
-            // accepts it, the running server has other settings than the files.
-            let locally = if v.uses_public_keys() {
-                None
-            } else {
-                v.verify(&token, None, time::now()).ok()
-            };
-            let hint = if locally.is_some() {
-                "the config on disk accepts this token, so the running Prosody has other settings: restart it"
-                    .to_owned()
-            } else {
-                format!("`jitsi-meet-tokens token verify --domain {domain}` explains the refusal")
-            };
             c.fail(
                 "live-login",
                 d,
                 format!("the server refused the token: <{condition}/> \"{text}\""),
-                hint,
+                refusal_hint(v, domain, &token),
             )
             .value(condition);
         }
@@ -972,6 +946,78 @@ fn live_login(
                 "is Prosody running with mod_bosh? Give the endpoint with --bosh-url",
             );
         }
+    }
+}
+
+/// A token the host accepts, for the live login: signed with its secret, or with
+/// the private key given; `None` (and a check saying why) when none can be made.
+fn test_token(
+    c: &mut Collector,
+    o: &Options,
+    v: &Verifier,
+    domain: &str,
+    args: &StatusArgs,
+) -> Option<String> {
+    let d = Some(domain);
+    let app_id = o.app_id.clone().unwrap_or_default();
+    let iss = first_concrete(&o.asap_accepted_issuers, &app_id);
+    let aud = first_concrete(&o.asap_accepted_audiences, "jitsi");
+    let now = time::now();
+    let claims = basic_claims(&iss, &aud, domain, "*", now, Some(now + 300));
+    let pem;
+    let key = if v.uses_public_keys() {
+        let Some(path) = &args.private_key else {
+            c.skip(
+                "live-login",
+                d,
+                "skipped: this host verifies with public keys; give --private-key FILE and --kid",
+            );
+            return None;
+        };
+        pem = match std::fs::read_to_string(path) {
+            Ok(p) => p,
+            Err(e) => {
+                c.fail(
+                    "live-login",
+                    d,
+                    format!("reading {}: {e}", path.display()),
+                    "give a readable --private-key",
+                );
+                return None;
+            }
+        };
+        SigningKey::PrivatePem(&pem)
+    } else {
+        SigningKey::Secret(o.app_secret.as_deref().unwrap_or_default())
+    };
+    match mint(v.algorithm(), key, args.kid.as_deref(), &claims) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            c.fail(
+                "live-login",
+                d,
+                format!("cannot mint a test token: {e}"),
+                "check --private-key and --kid",
+            );
+            None
+        }
+    }
+}
+
+/// What to do about a refused login: the same token through the verifier with
+/// the config on disk; if that accepts it, the running server has other settings
+/// than the files.
+fn refusal_hint(v: &Verifier, domain: &str, token: &str) -> String {
+    let locally = if v.uses_public_keys() {
+        None
+    } else {
+        v.verify(token, None, time::now()).ok()
+    };
+    if locally.is_some() {
+        "the config on disk accepts this token, so the running Prosody has other settings: restart it"
+            .to_owned()
+    } else {
+        format!("`jitsi-meet-tokens token verify --domain {domain}` explains the refusal")
     }
 }
 

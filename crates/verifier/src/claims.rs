@@ -118,7 +118,8 @@ fn check_time(c: &Config, claims: &Registered<'_>, now: i64) -> Result<(), Failu
             _ => None,
         };
         if let Some(since) = since {
-            // Whole seconds; `as` saturates for absurd values.
+            // Whole seconds, clamped to i64::MAX for absurd values (the float
+            // branch's `as i128` saturates; `try_from` bounds both to i64).
             let since = i64::try_from(since).unwrap_or(i64::MAX);
             return Err(Failure::not_allowed(format!(
                 "Not acceptable by exp ({since} sec since expired)"
