@@ -38,14 +38,12 @@ impl LuaUserData for LuaVerifier {
             |lua, this, (token, pem, now): (LuaValue, Option<LuaString>, Option<f64>)| {
                 let token = match token {
                     LuaValue::String(s) => s,
-                    LuaValue::Nil => {
-                        return refusal(lua, &this.0, Failure::new(Reason::TokenRequired))
-                    }
-                    _ => return refusal(lua, &this.0, Failure::new(Reason::InvalidToken)),
+                    LuaValue::Nil => return refusal(lua, Failure::new(Reason::TokenRequired)),
+                    _ => return refusal(lua, Failure::new(Reason::InvalidToken)),
                 };
                 let pem = match pem_text(pem) {
                     Ok(pem) => pem,
-                    Err(f) => return refusal(lua, &this.0, f),
+                    Err(f) => return refusal(lua, f),
                 };
                 let now = lua_now(now)?;
                 let verified =
@@ -56,7 +54,7 @@ impl LuaUserData for LuaVerifier {
                 match verified {
                     Ok(verdict) => verdict,
                     Err(Refused { failure, pending }) => {
-                        refusal_with(lua, &this.0, failure, pending)
+                        refusal_with(lua, failure, pending.map(|p| (Arc::clone(&this.0), p)))
                     }
                 }
             },
@@ -214,14 +212,14 @@ impl LuaUserData for LuaRefusal {
                 };
                 let pem = match pem_text(pem) {
                     Ok(pem) => pem,
-                    Err(f) => return refusal(lua, v, f),
+                    Err(f) => return refusal(lua, f),
                 };
                 let now = lua_now(now)?;
                 match v.finish(pending, pem.as_deref(), now, |claims, kid| {
                     accepted(lua, claims, kid)
                 }) {
                     Ok(verdict) => verdict,
-                    Err(f) => refusal(lua, v, f),
+                    Err(f) => refusal(lua, f),
                 }
             },
         );
@@ -264,20 +262,19 @@ fn accepted(lua: &Lua, claims: Object<'_>, kid: Option<&str>) -> LuaResult<Verdi
 }
 
 /// `nil, reason, condition, code, read`: the shape plugins turn into a SASL failure.
-fn refusal(lua: &Lua, v: &Arc<Verifier>, failure: Failure) -> LuaResult<Verdict> {
-    refusal_with(lua, v, failure, None)
+fn refusal(lua: &Lua, failure: Failure) -> LuaResult<Verdict> {
+    refusal_with(lua, failure, None)
 }
 
 fn refusal_with(
     lua: &Lua,
-    v: &Arc<Verifier>,
     failure: Failure,
-    pending: Option<Pending>,
+    pending: Option<(Arc<Verifier>, Pending)>,
 ) -> LuaResult<Verdict> {
     let text = |s: &str| lua.create_string(s).map(LuaValue::String);
     let read = LuaRefusal {
         read: failure.read,
-        pending: pending.map(|p| (Arc::clone(v), p)),
+        pending,
     };
     Ok((
         LuaValue::Nil,
