@@ -299,44 +299,49 @@ end
 -- Verification and the session fields other Jitsi modules read
 
 -- Jitsi's leading words and level (administrators' searches and alerts look for
--- them), then what identifies the token and session; never the token itself.
-local function log_refusal(session, condition, reason)
-	local token, kid, iss, sub = session.auth_token, nil, nil, nil;
-	if type(token) == "string" then
-		local ok, header = pcall(jt.header, token);
-		if ok and type(header) == "table" then kid = header.kid; end
-		-- Read without verifying: only for this line.
-		local claims_ok, claims = pcall(jt.unverified_claims, token);
-		if claims_ok and type(claims) == "table" then iss, sub = claims.iss, claims.sub; end
-	end
+-- them), then what identifies the token and session: kid, iss and sub as the
+-- token states them (read, never trusted), never the token itself.
+local function log_refusal(session, condition, reason, kid, iss, sub)
 	local function field(v) return type(v) == "string" and printable(v) or "-"; end
 	module:log("warn", "Error verifying token err:%s, reason:%s tenant:%s room:%s kid:%s iss:%s sub:%s session:%s",
 		field(condition), field(reason), field(session.jitsi_web_query_prefix), field(session.jitsi_web_query_room),
 		field(kid), field(iss), field(sub), tostring(session.id or session.sid));
 end
 
-local function verify(session, token)
-	local ok, claims, reason, condition = pcall(verifier.verify, verifier, token);
-	if ok and not claims and reason == "signature verification key is missing" and key_server then
-		local header_ok, header = pcall(jt.header, token);
-		local kid = header_ok and type(header) == "table" and header.kid;
-		local started, pem, from_cache = now(), nil, false;
-		if type(kid) == "string" then
-			pem, from_cache = fetch_public_key(kid);
-			if from_cache then
-				key_cache_hits:with_labels():add(1);
-			else
-				key_fetches:with_labels(pem and "ok" or "failed"):sample(now() - started);
-			end
+-- kid, iss, sub for a refusal that comes before any verification read the
+-- token (pre-jitsi-authentication-fetch-key): decoded for the log line only.
+local function unverified_fields(token)
+	if type(token) ~= "string" then return nil, nil, nil; end
+	local kid, iss, sub;
+	local ok, header = pcall(jt.header, token);
+	if ok and type(header) == "table" then kid = header.kid; end
+	local claims_ok, claims = pcall(jt.unverified_claims, token);
+	if claims_ok and type(claims) == "table" then iss, sub = claims.iss, claims.sub; end
+	return kid, iss, sub;
+end
+
+-- One decode per login: a key-server token whose key the verifier lacks comes
+-- back as `key-missing` with the decoded token (`read`), which `read:finish`
+-- completes with the fetched PEM (nil when there is none: "could not obtain
+-- public key"). Returns claims, reason, condition and `read` (the kid on
+-- success; the refusal's handle, with kid, iss and sub, otherwise).
+local function verify(token)
+	local ok, claims, reason, condition, code, read = pcall(verifier.verify, verifier, token);
+	if ok and code == "key-missing" and key_server then
+		local started = now();
+		local pem, from_cache = fetch_public_key(read.kid);
+		if from_cache then
+			key_cache_hits:with_labels():add(1);
+		else
+			key_fetches:with_labels(pem and "ok" or "failed"):sample(now() - started);
 		end
-		if not pem then return nil, "could not obtain public key", "not-allowed"; end
-		ok, claims, reason, condition = pcall(verifier.verify, verifier, token, pem);
+		ok, claims, reason, condition, code, read = pcall(read.finish, read, pem);
 	end
 	if not ok then
 		module:log("error", "Native verifier error: %s", first_line(claims));
-		return nil, "internal error", "not-allowed";
+		return nil, "internal error", "not-allowed", nil;
 	end
-	return claims, reason, condition;
+	return claims, reason, condition, read;
 end
 
 -- The session fields a verified token sets (other Jitsi modules read them).
@@ -362,24 +367,26 @@ local function set_token_fields(session, claims)
 end
 
 -- Verifies the session's token (or its absence under allow_empty_token) and sets
--- the token fields; false, condition, reason when refused.
+-- the token fields; false, condition, reason when refused. Then the token's kid,
+-- iss and sub for a refusal's log line (nil without a token).
 local function check_token(session)
 	local token = session.auth_token;
-	if token == nil then
-		if allow_empty_token then return true; end
-		return false, "not-allowed", "token required";
+	if token == nil and allow_empty_token then return true; end
+	-- Without a token the verifier answers "token required".
+	local claims, reason, condition, read = verify(token);
+	if not claims then
+		if read then return false, condition, reason, read.kid, read.iss, read.sub; end
+		return false, condition, reason;
 	end
-	local claims, reason, condition = verify(session, token);
-	if not claims then return false, condition or "not-allowed", reason or "Invalid token"; end
 	set_token_fields(session, claims);
 	prosody.events.fire_event("jitsi-authentication-token-verified", { session = session, claims = claims });
 	module:log("debug", "Token accepted for session %s (iss=%s sub=%s)", tostring(session.id or session.sid),
 		tostring(claims.iss), tostring(claims.sub));
-	return true;
+	return true, nil, nil, read, claims.iss, claims.sub;
 end
 
-local function refuse(session, measure, condition, reason)
-	log_refusal(session, condition, reason);
+local function refuse(session, measure, condition, reason, kid, iss, sub)
+	log_refusal(session, condition, reason, kid, iss, sub);
 	measure(1);
 	-- Without parenthesised details ("(120 sec since expired)"): a label value per
 	-- number would grow the metric without bound.
@@ -403,12 +410,13 @@ local function authenticate(sasl_handler, session)
 	local events = prosody.events;
 	local pre = events.fire_event("pre-jitsi-authentication-fetch-key", session);
 	if type(pre) == "table" and pre.res == false then
-		return refuse(session, measure_pre_fetch_fail, pre.error or "not-allowed", pre.reason or "refused before key fetch");
+		return refuse(session, measure_pre_fetch_fail, pre.error or "not-allowed", pre.reason or "refused before key fetch",
+			unverified_fields(session.auth_token));
 	end
-	local ok, condition, reason = check_token(session);
-	if not ok then return refuse(session, measure_verify_fail, condition, reason); end
+	local ok, condition, reason, kid, iss, sub = check_token(session);
+	if not ok then return refuse(session, measure_verify_fail, condition, reason, kid, iss, sub); end
 	if events.fire_event("jitsi-access-ban-check", session) == false then
-		return refuse(session, measure_ban, "not-allowed", "user is banned");
+		return refuse(session, measure_ban, "not-allowed", "user is banned", kid, iss, sub);
 	end
 	local username = events.fire_event("pre-jitsi-authentication", session);
 	if type(username) == "string" then
@@ -418,7 +426,8 @@ local function authenticate(sasl_handler, session)
 	end
 	local post = events.fire_event("post-jitsi-authentication", session);
 	if type(post) == "table" and post.res == false then
-		return refuse(session, measure_post_auth_fail, post.error or "not-allowed", post.reason or "refused after authentication");
+		return refuse(session, measure_post_auth_fail, post.error or "not-allowed", post.reason or "refused after authentication",
+			kid, iss, sub);
 	end
 	measure_success(1);
 	return true;
@@ -437,10 +446,10 @@ module:hook_global("c2s-session-updated", function(event)
 	if session.host ~= host or type(from) ~= "table" then return; end
 	for _, name in ipairs(token_session_fields) do session[name] = from[name]; end
 	if from.host ~= host and verifier then
-		local ok, accepted, condition, reason = pcall(check_token, session);
+		local ok, accepted, condition, reason, kid, iss, sub = pcall(check_token, session);
 		if not (ok and accepted) then
 			reason = ok and reason or "internal error";
-			log_refusal(session, condition, reason);
+			log_refusal(session, condition, reason, kid, iss, sub);
 			session:close({ condition = "not-authorized", text = reason });
 		end
 	end

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use jitsi_tokens_verifier::room::{Joiner, RoomRule};
-use jitsi_tokens_verifier::{header, key_file, reason as r, Claims, Failure, Options, Verifier};
+use jitsi_tokens_verifier::{header, key_file, Claims, Failure, Options, Reason, Verifier};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -192,22 +192,21 @@ struct Report {
     claims: Option<Map<String, Value>>,
 }
 
-/// Which check a verifier reason belongs to (the texts are the spec's, in order).
-fn step_of(reason: &str) -> Option<Step> {
-    Some(match reason {
-        r::TOKEN_REQUIRED | r::INVALID_TOKEN | r::INVALID_HEADER | r::INVALID_BODY => Step::Decode,
-        r::INVALID_TYP => Step::Typ,
-        r::INVALID_ALG => Step::Alg,
-        r::KID_MISSING | r::KID_ONLY_RS | r::KEY_MISSING | r::NO_PUBLIC_KEY => Step::Key,
-        r::INVALID_SIGNATURE => Step::Signature,
-        r::EXP_NOT_NUMBER | r::NBF_NOT_NUMBER | r::NBF_NOT_YET => Step::Time,
-        _ if reason.starts_with(r::EXP_PREFIX) => Step::Time,
-        r::ISS_MISSING | r::ISS_INVALID => Step::Iss,
-        r::AUD_MISSING | r::AUD_INVALID => Step::Aud,
-        r::ROOM_MISSING => Step::Room,
-        r::SUB_MISSING => Step::Sub,
-        _ => return None,
-    })
+/// Which check a refusal belongs to.
+fn step_of(code: Reason) -> Step {
+    use Reason as R;
+    match code {
+        R::TokenRequired | R::InvalidToken | R::InvalidHeader | R::InvalidBody => Step::Decode,
+        R::InvalidTyp => Step::Typ,
+        R::InvalidAlg => Step::Alg,
+        R::KidMissing | R::KidOnlyAsymmetric | R::KeyMissing | R::NoPublicKey => Step::Key,
+        R::InvalidSignature => Step::Signature,
+        R::ExpNotNumber | R::NbfNotNumber | R::Expired | R::NotYetValid => Step::Time,
+        R::IssMissing | R::IssInvalid => Step::Iss,
+        R::AudMissing | R::AudInvalid => Step::Aud,
+        R::RoomMissing => Step::Room,
+        R::SubMissing => Step::Sub,
+    }
 }
 
 pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -219,11 +218,6 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     }
     if let Some(url) = &args.key_server.cache_keys_url {
         o.cache_keys_url = Some(url.clone());
-    }
-    if args.public_key.is_some() && o.asap_key_server.is_none() && o.cache_keys_url.is_none() {
-        // The verifier enters public-key mode from a key source option; a local PEM
-        // is such a source. This URL is never fetched: the PEM below is used instead.
-        o.asap_key_server = Some(LOCAL_KEY_PLACEHOLDER.into());
     }
     if let Some(issuers) = &args.accepted.issuers {
         o.asap_accepted_issuers = Some(issuers.clone());
@@ -247,18 +241,31 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
         None => now(),
     };
     let options = settings.options.clone();
-    let verifier = Verifier::new(options.clone())
-        .map_err(|e| anyhow::anyhow!("the host's token options cannot work: {e}"))?;
+    let local_key = match &args.public_key {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading public key {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let verifier = match &local_key {
+        // The PEM is the key source: no key server is asked.
+        Some(pem) => Verifier::with_public_key(options.clone(), pem),
+        None => Verifier::new(options.clone()),
+    }
+    .map_err(|e| anyhow::anyhow!("the host's token options cannot work: {e}"))?;
     let hdr = header(&token).ok();
     let key = obtain_key(args, &verifier, &options, hdr.as_ref())?;
     let result = match &key {
         KeyOutcome::Pem(pem, _) => verifier.verify(&token, Some(pem), at),
-        KeyOutcome::None | KeyOutcome::Loaded(_) => verifier.verify(&token, None, at),
+        KeyOutcome::None | KeyOutcome::Local(_) | KeyOutcome::Loaded(_) => {
+            verifier.verify(&token, None, at)
+        }
         KeyOutcome::FetchFailed(_) => match verifier.verify(&token, None, at) {
             // Prosody refuses with this text when its key fetch fails.
-            Err(f) if step_of(&f.reason) == Some(Step::Key) => Err(Failure {
-                reason: r::NO_PUBLIC_KEY.into(),
-                condition: f.condition,
+            Err(f) if f.code == Reason::KeyMissing => Err(Failure {
+                read: f.read,
+                ..Failure::new(Reason::NoPublicKey)
             }),
             other => other,
         },
@@ -289,8 +296,6 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     })
 }
 
-const LOCAL_KEY_PLACEHOLDER: &str = "https://localhost/local-public-key-file";
-
 fn read_token(arg: Option<&str>) -> Result<String> {
     let raw = match arg {
         Some(t) if t != "-" => t.to_owned(),
@@ -312,6 +317,8 @@ enum KeyOutcome {
     None,
     /// A PEM and where it came from.
     Pem(String, String),
+    /// The verifier's own key ([`Verifier::with_public_key`]): where it came from.
+    Local(String),
     /// A keys document was loaded: how many keys, from where.
     Loaded(String),
     FetchFailed(String),
@@ -327,12 +334,10 @@ fn obtain_key(
         return Ok(KeyOutcome::None);
     }
     if let Some(path) = &args.public_key {
-        let pem = std::fs::read_to_string(path)
-            .with_context(|| format!("reading public key {}", path.display()))?;
-        return Ok(KeyOutcome::Pem(
-            pem,
-            format!("public key file {}", path.display()),
-        ));
+        return Ok(KeyOutcome::Local(format!(
+            "public key file {}",
+            path.display()
+        )));
     }
     if let Some(url) = &o.cache_keys_url {
         // Shown as Prosody logs it: no userinfo, query values masked.
@@ -457,32 +462,19 @@ fn explain(
     joins: Result<Vec<JoinPreview>, String>,
 ) -> Report {
     let failed = result.as_ref().err();
-    let failed_step = failed.map(|f| step_of(&f.reason));
+    let failed_step = failed.map(|f| step_of(f.code));
     let mut checks = Vec::new();
     for step in STEPS {
         let check = match failed_step {
-            // A reason we cannot attribute: show it, claim nothing about the steps.
-            Some(None) => {
-                if step == Step::Decode {
-                    let f = failed.unwrap();
-                    checks.push(Check {
-                        check: step,
-                        result: Outcome::Failed,
-                        detail: f.reason.clone(),
-                        hint: None,
-                    });
-                }
-                continue;
-            }
-            Some(Some(s)) if step > s => Check {
+            Some(s) if step > s => Check {
                 check: step,
                 result: Outcome::NotReached,
                 detail: "not checked (an earlier check failed)".into(),
                 hint: None,
             },
-            Some(Some(s)) if step == s => {
+            Some(s) if step == s => {
                 let f = failed.unwrap();
-                let (detail, hint) = failure_detail(ctx, step, &f.reason);
+                let (detail, hint) = failure_detail(ctx, step, f);
                 Check {
                     check: step,
                     result: Outcome::Failed,
@@ -584,7 +576,7 @@ fn pass_detail(ctx: &Ctx, step: Step) -> Check {
         Step::Alg => passed(step, format!("\"{alg}\" = signature_algorithm")),
         Step::Key => match ctx.key {
             KeyOutcome::None => skipped(step, "not used: shared secret (app_secret)"),
-            KeyOutcome::Pem(_, from) => passed(
+            KeyOutcome::Pem(_, from) | KeyOutcome::Local(from) => passed(
                 step,
                 format!("kid {} → {from}", show(hdr(ctx, "kid").as_ref())),
             ),
@@ -659,7 +651,7 @@ fn time_detail(ctx: &Ctx) -> String {
     format!("{}; checked at {}", parts.join(", "), format_time(ctx.at))
 }
 
-fn failure_detail(ctx: &Ctx, step: Step, reason: &str) -> (String, String) {
+fn failure_detail(ctx: &Ctx, step: Step, failure: &Failure) -> (String, String) {
     let alg = ctx.verifier.algorithm();
     let hint = match step {
         Step::Decode => "the token must be three base64url parts (header.payload.signature) of JSON objects; \
@@ -676,8 +668,10 @@ fn failure_detail(ctx: &Ctx, step: Step, reason: &str) -> (String, String) {
         ),
         Step::Key => match ctx.key {
             KeyOutcome::FetchFailed(e) => format!("fetching the key failed: {e}"),
-            _ if reason == r::KID_MISSING => "a key-server host needs the header kid naming the key".into(),
-            _ if reason == r::KID_ONLY_RS => {
+            _ if failure.code == Reason::KidMissing => {
+                "a key-server host needs the header kid naming the key".into()
+            }
+            _ if failure.code == Reason::KidOnlyAsymmetric => {
                 "key-server hosts take only asymmetric tokens (RS/PS/ES/EdDSA), never HS".into()
             }
             _ => "give --public-key FILE, or check the key server / keys URL serves this kid".into(),
@@ -707,7 +701,7 @@ fn failure_detail(ctx: &Ctx, step: Step, reason: &str) -> (String, String) {
         Step::Sub => "add a sub claim: the domain (or the tenant), or \"*\"".into(),
         Step::Join => String::new(),
     };
-    (reason.to_owned(), hint)
+    (failure.reason.clone(), hint)
 }
 
 /// The join step: passed when Prosody lets the token into at least one previewed room.

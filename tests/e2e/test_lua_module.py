@@ -62,7 +62,7 @@ show(c.iss, c.sub, c.room, math.type(c.exp), c.context.user.name, c.context.user
      c.context.user.b, c.context.features.recording, c.context.list[1], c.context.list[2], c.context.list[3])
 """, env={"TOK": token})
     lines = out.splitlines()
-    assert lines[0] == "3|nil|nil"
+    assert lines[0] == "5|nil|nil"  # claims, nil, nil, nil, kid
     assert lines[1] == "jitsi-e2e|meet.test|*|integer|N|nil|1.5|false|true|1|nil|x"
 
 
@@ -87,22 +87,23 @@ def test_failures_are_nil_reason_condition(cpath):
         "C": mint(exp=int(time.time()) - 5, nbf=DROP),
     }
     out = run_lua(cpath, PRELUDE + """
-show(v:verify(os.getenv("A")))
-show(v:verify(os.getenv("B")))
+local function refusal(c, r, cond, code, read) return c, r, cond, code, type(read) end
+show(refusal(v:verify(os.getenv("A"))))
+show(refusal(v:verify(os.getenv("B"))))
 print((v:verify(os.getenv("C"), nil, os.time() - 60)).room)
-show(v:verify(nil))
-show(v:verify(42))
-show(v:verify("\\255\\254.\\0.x"))
+show(refusal(v:verify(nil)))
+show(refusal(v:verify(42)))
+show(refusal(v:verify("\\255\\254.\\0.x")))
 """, env=cases)
     lines = out.splitlines()
     # `now` is honoured: a minute ago the expired token was still valid.
     assert lines[2] == "*", lines[2]
     assert lines[:2] + lines[3:] == [
-        "nil|room claim is missing|not-authorized",
-        "nil|Invalid signature|not-allowed",
-        "nil|token required|not-allowed",
-        "nil|Invalid token|not-allowed",
-        "nil|Invalid token|not-allowed",
+        "nil|room claim is missing|not-authorized|room-missing|userdata",
+        "nil|Invalid signature|not-allowed|invalid-signature|userdata",
+        "nil|token required|not-allowed|token-required|userdata",
+        "nil|Invalid token|not-allowed|invalid-token|userdata",
+        "nil|Invalid token|not-allowed|invalid-token|userdata",
     ]
 
 
@@ -220,9 +221,10 @@ def test_lua52_build_loads_in_lua52(tmp_path):
     shutil.copy(so, tmp_path / "jitsi_tokens.so")
     out = run_lua(tmp_path, PRELUDE.replace("table.pack(...)", "{n = select('#', ...), ...}") + """
 local c = v:verify(os.getenv("TOK"))
-show(jt.version ~= nil, c.iss, c.context.user.name, select(2, v:verify("123")))
+local _, r, cond, code = v:verify("123")
+show(jt.version ~= nil, c.iss, c.context.user.name, r, cond, code)
 """, lua="lua5.2", env={"TOK": mint()})
-    assert out.strip() == f"true|{APP_ID}|Alice Example|Invalid token|not-allowed"
+    assert out.strip() == f"true|{APP_ID}|Alice Example|Invalid token|not-allowed|invalid-token"
 
 
 def tmp_path_target():

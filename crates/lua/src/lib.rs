@@ -3,21 +3,33 @@
 //! ```lua
 //! local jt = require "jitsi_tokens"
 //! local v = jt.verifier { app_id = "app", app_secret = "s3cret" }
-//! local claims, reason, condition = v:verify(token [, public_key_pem [, now]])
+//! local claims, reason, condition, code, read = v:verify(token [, public_key_pem [, now]])
 //! ```
+//!
+//! On success `read` is the header's `kid` (or nil). On refusal `code` is the
+//! verifier's stable reason code (decide on it, never on the text) and `read` a
+//! handle with the token's unverified `kid`, `iss` and `sub` for the log line;
+//! for `key-missing` its `read:finish(pem [, now])` completes the verification
+//! with the fetched key (nil: the fetch failed) without decoding the token again.
 //!
 //! Everything that decides anything lives in the verifier crate; this layer only
 //! converts between Lua values and Rust ones, so it stays easy to audit.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jitsi_tokens_verifier::room::{ClaimValue, Joiner, OptionValue, RoomRule, ROOM_OPTIONS};
-use jitsi_tokens_verifier::{self as verifier, Json, Object, Options, Verifier};
+use jitsi_tokens_verifier::{
+    self as verifier, Failure, Json, Object, Options, Pending, Reason, Refused, Verifier,
+};
 use mlua::ffi;
 use mlua::prelude::*;
 
-/// The userdata behind `jt.verifier(opts)`.
-struct LuaVerifier(Verifier);
+/// The userdata behind `jt.verifier(opts)` (shared with the refusals waiting for a key).
+struct LuaVerifier(Arc<Verifier>);
+
+/// What `verify` returns: `claims, nil, nil, nil, kid` or `nil, reason, condition, code, read`.
+type Verdict = (LuaValue, LuaValue, LuaValue, LuaValue, LuaValue);
 
 impl LuaUserData for LuaVerifier {
     fn add_methods<M: LuaUserDataMethods<Self>>(methods: &mut M) {
@@ -26,34 +38,24 @@ impl LuaUserData for LuaVerifier {
             |lua, this, (token, pem, now): (LuaValue, Option<LuaString>, Option<f64>)| {
                 let token = match token {
                     LuaValue::String(s) => s,
-                    LuaValue::Nil => return refusal(lua, "token required", "not-allowed"),
-                    _ => return refusal(lua, "Invalid token", "not-allowed"),
+                    LuaValue::Nil => return refusal(lua, Failure::new(Reason::TokenRequired)),
+                    _ => return refusal(lua, Failure::new(Reason::InvalidToken)),
                 };
-                // A key that is not UTF-8 cannot be PEM: refuse rather than convert lossily.
-                let pem = match pem {
-                    Some(p) => match std::str::from_utf8(&p.as_bytes()) {
-                        Ok(s) => Some(s.to_owned()),
-                        Err(_) => {
-                            return refusal(lua, "could not obtain public key", "not-allowed")
-                        }
-                    },
-                    None => None,
+                let pem = match pem_text(pem) {
+                    Ok(pem) => pem,
+                    Err(f) => return refusal(lua, f),
                 };
-                let now = match now {
-                    Some(n) if n.is_finite() => n.floor() as i64,
-                    Some(_) => {
-                        return Err(LuaError::runtime("verify: `now` must be a finite number"))
-                    }
-                    None => unix_now(),
-                };
+                let now = lua_now(now)?;
                 let verified =
                     this.0
-                        .verify_with(&token.as_bytes(), pem.as_deref(), now, |claims| {
-                            object_to_table(lua, claims)
+                        .verify_or_pend(&token.as_bytes(), pem.as_deref(), now, |claims, kid| {
+                            accepted(lua, claims, kid)
                         });
                 match verified {
-                    Ok(table) => Ok((LuaValue::Table(table?), LuaValue::Nil, LuaValue::Nil)),
-                    Err(f) => refusal(lua, &f.reason, f.condition.as_str()),
+                    Ok(verdict) => verdict,
+                    Err(Refused { failure, pending }) => {
+                        refusal_with(lua, failure, pending.map(|p| (Arc::clone(&this.0), p)))
+                    }
                 }
             },
         );
@@ -183,12 +185,103 @@ fn room_rule_from_table(component: &str, opts: &LuaTable) -> LuaResult<RoomRule>
     .map_err(|e| LuaError::runtime(format!("invalid room options: {e}")))
 }
 
-/// `nil, reason, condition`: the shape plugins turn into a SASL failure.
-fn refusal(lua: &Lua, reason: &str, condition: &str) -> LuaResult<(LuaValue, LuaValue, LuaValue)> {
+/// A refusal's handle: what the token said of itself, and for `key-missing` the
+/// decoded token waiting for its key.
+struct LuaRefusal {
+    read: verifier::Unverified,
+    pending: Option<(Arc<Verifier>, Pending)>,
+}
+
+impl LuaUserData for LuaRefusal {
+    fn add_fields<F: LuaUserDataFields<Self>>(fields: &mut F) {
+        fields.add_field_method_get("kid", |_, this| Ok(this.read.kid.clone()));
+        fields.add_field_method_get("iss", |_, this| Ok(this.read.iss.clone()));
+        fields.add_field_method_get("sub", |_, this| Ok(this.read.sub.clone()));
+    }
+
+    fn add_methods<M: LuaUserDataMethods<Self>>(methods: &mut M) {
+        // `read:finish(pem [, now])`: the verification the refusal `key-missing`
+        // left waiting, with the fetched PEM (nil when the fetch failed).
+        methods.add_method(
+            "finish",
+            |lua, this, (pem, now): (Option<LuaString>, Option<f64>)| {
+                let Some((v, pending)) = &this.pending else {
+                    return Err(LuaError::runtime(
+                        "finish: only a refusal with code key-missing waits for a key",
+                    ));
+                };
+                let pem = match pem_text(pem) {
+                    Ok(pem) => pem,
+                    Err(f) => return refusal(lua, f),
+                };
+                let now = lua_now(now)?;
+                match v.finish(pending, pem.as_deref(), now, |claims, kid| {
+                    accepted(lua, claims, kid)
+                }) {
+                    Ok(verdict) => verdict,
+                    Err(f) => refusal(lua, f),
+                }
+            },
+        );
+    }
+}
+
+/// A PEM from Lua: a key that is not UTF-8 cannot be PEM, so it is refused
+/// rather than converted lossily.
+fn pem_text(pem: Option<LuaString>) -> Result<Option<String>, Failure> {
+    match pem {
+        Some(p) => match std::str::from_utf8(&p.as_bytes()) {
+            Ok(s) => Ok(Some(s.to_owned())),
+            Err(_) => Err(Failure::new(Reason::NoPublicKey)),
+        },
+        None => Ok(None),
+    }
+}
+
+fn lua_now(now: Option<f64>) -> LuaResult<i64> {
+    match now {
+        Some(n) if n.is_finite() => Ok(n.floor() as i64),
+        Some(_) => Err(LuaError::runtime("verify: `now` must be a finite number")),
+        None => Ok(unix_now()),
+    }
+}
+
+/// `claims, nil, nil, nil, kid`.
+fn accepted(lua: &Lua, claims: Object<'_>, kid: Option<&str>) -> LuaResult<Verdict> {
+    let kid = match kid {
+        Some(k) => LuaValue::String(lua.create_string(k)?),
+        None => LuaValue::Nil,
+    };
+    Ok((
+        LuaValue::Table(object_to_table(lua, claims)?),
+        LuaValue::Nil,
+        LuaValue::Nil,
+        LuaValue::Nil,
+        kid,
+    ))
+}
+
+/// `nil, reason, condition, code, read`: the shape plugins turn into a SASL failure.
+fn refusal(lua: &Lua, failure: Failure) -> LuaResult<Verdict> {
+    refusal_with(lua, failure, None)
+}
+
+fn refusal_with(
+    lua: &Lua,
+    failure: Failure,
+    pending: Option<(Arc<Verifier>, Pending)>,
+) -> LuaResult<Verdict> {
+    let text = |s: &str| lua.create_string(s).map(LuaValue::String);
+    let read = LuaRefusal {
+        read: failure.read,
+        pending,
+    };
     Ok((
         LuaValue::Nil,
-        LuaValue::String(lua.create_string(reason)?),
-        LuaValue::String(lua.create_string(condition)?),
+        text(&failure.reason)?,
+        text(failure.condition.as_str())?,
+        text(failure.code.code())?,
+        LuaValue::UserData(lua.create_userdata(read)?),
     ))
 }
 
@@ -333,7 +426,7 @@ where
     let LuaValue::String(token) = token else {
         return Ok((
             LuaValue::Nil,
-            LuaValue::String(lua.create_string("Invalid token")?),
+            LuaValue::String(lua.create_string(Reason::InvalidToken.text())?),
         ));
     };
     // Bytes that are not UTF-8 are not base64url either: "Invalid token".
@@ -359,7 +452,7 @@ fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
             };
             let v = Verifier::new(options)
                 .map_err(|e| LuaError::runtime(format!("invalid token options: {e}")))?;
-            Ok(LuaVerifier(v))
+            Ok(LuaVerifier(Arc::new(v)))
         })?,
     )?;
     exports.set(
@@ -392,6 +485,11 @@ fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
             };
             Ok(LuaRoomRule(rule))
         })?,
+    )?;
+    // Tokens decoded on this thread (tests and benchmarks count a login's decodes).
+    exports.set(
+        "decodes",
+        lua.create_function(|_, ()| Ok(verifier::decodes()))?,
     )?;
     exports.set(
         "key_file",

@@ -2,7 +2,8 @@
 
 use crate::json::{Json, Object};
 use crate::options::Config;
-use crate::{reason, Condition, Failure};
+use crate::reason::Reason;
+use crate::Failure;
 
 /// A JSON number as an exact integer when it is one, else as a float.
 enum Num {
@@ -91,20 +92,20 @@ impl<'v> Registered<'v> {
 
 /// `Some(number)` for a present number, `Err` for a present non-number (null
 /// included: upstream's cjson null is a truthy non-number), `None` when absent.
-fn time_claim(claim: Option<Json<'_>>, text: &'static str) -> Result<Option<Num>, Failure> {
+fn time_claim(claim: Option<Json<'_>>, invalid: Reason) -> Result<Option<Num>, Failure> {
     match claim {
         None => Ok(None),
         Some(Json::Int(i)) => Ok(Some(Num::Int(i.into()))),
         Some(Json::UInt(u)) => Ok(Some(Num::Int(u.into()))),
         // serde_json never yields NaN or infinity from JSON text.
         Some(Json::Float(f)) => Ok(Some(Num::Float(f))),
-        Some(_) => Err(Failure::not_allowed(text)),
+        Some(_) => Err(Failure::new(invalid)),
     }
 }
 
 fn check_time(c: &Config, claims: &Registered<'_>, now: i64) -> Result<(), Failure> {
-    let exp = time_claim(claims.exp, reason::EXP_NOT_NUMBER)?;
-    let nbf = time_claim(claims.nbf, reason::NBF_NOT_NUMBER)?;
+    let exp = time_claim(claims.exp, Reason::ExpNotNumber)?;
+    let nbf = time_claim(claims.nbf, Reason::NbfNotNumber)?;
     let now_i = i128::from(now);
     let leeway = i128::from(c.leeway);
     if let Some(exp) = exp {
@@ -121,9 +122,10 @@ fn check_time(c: &Config, claims: &Registered<'_>, now: i64) -> Result<(), Failu
             // Whole seconds, clamped to i64::MAX for absurd values (the float
             // branch's `as i128` saturates; `try_from` bounds both to i64).
             let since = i64::try_from(since).unwrap_or(i64::MAX);
-            return Err(Failure::not_allowed(format!(
-                "Not acceptable by exp ({since} sec since expired)"
-            )));
+            return Err(Failure::with_text(
+                Reason::Expired,
+                format!("{} ({since} sec since expired)", Reason::Expired.text()),
+            ));
         }
     }
     if let Some(nbf) = nbf {
@@ -132,7 +134,7 @@ fn check_time(c: &Config, claims: &Registered<'_>, now: i64) -> Result<(), Failu
             Num::Float(n) => (now as f64 + c.leeway as f64) < n,
         };
         if early {
-            return Err(Failure::not_allowed(reason::NBF_NOT_YET));
+            return Err(Failure::new(Reason::NotYetValid));
         }
     }
     Ok(())
@@ -154,12 +156,12 @@ pub(crate) fn check(c: &Config, claims: Object<'_>, now: i64) -> Result<(), Fail
     let claims = Registered::of(claims);
     check_time(c, &claims, now)?;
 
-    let iss = present(claims.iss).ok_or_else(|| Failure::not_allowed(reason::ISS_MISSING))?;
+    let iss = present(claims.iss).ok_or_else(|| Failure::new(Reason::IssMissing))?;
     if !accepted(&c.issuers, iss) {
-        return Err(Failure::not_allowed(reason::ISS_INVALID));
+        return Err(Failure::new(Reason::IssInvalid));
     }
 
-    let aud = present(claims.aud).ok_or_else(|| Failure::not_allowed(reason::AUD_MISSING))?;
+    let aud = present(claims.aud).ok_or_else(|| Failure::new(Reason::AudMissing))?;
     let aud_ok = match aud {
         _ if c.audiences.iter().any(|a| a == "*") => true,
         // Ours: an array passes when any element is accepted (RFC 7519 §4.1.3).
@@ -167,14 +169,14 @@ pub(crate) fn check(c: &Config, claims: Object<'_>, now: i64) -> Result<(), Fail
         v => accepted(&c.audiences, v),
     };
     if !aud_ok {
-        return Err(Failure::not_allowed(reason::AUD_INVALID));
+        return Err(Failure::new(Reason::AudInvalid));
     }
 
     if c.require_room && present(claims.room).is_none() {
-        return Err(Failure::new(reason::ROOM_MISSING, Condition::NotAuthorized));
+        return Err(Failure::new(Reason::RoomMissing));
     }
     if present(claims.sub).is_none() {
-        return Err(Failure::new(reason::SUB_MISSING, Condition::NotAuthorized));
+        return Err(Failure::new(Reason::SubMissing));
     }
     Ok(())
 }

@@ -11,7 +11,13 @@
 //!
 //! - [`Options`]: a host's options under their Prosody names, with the spec's defaults.
 //! - [`Verifier::new`] validates an [`Options`] (`ConfigError` says what to fix).
-//! - [`Verifier::verify`]`(token, public_key_pem, now)` → claims or [`Failure`].
+//! - [`Verifier::verify`]`(token, public_key_pem, now)` → claims or [`Failure`]
+//!   (its `code`, a [`Reason`], is what callers decide on; `read` the token's
+//!   unverified `kid`/`iss`/`sub` for log lines).
+//! - [`Verifier::verify_or_pend`] / [`Verifier::finish`]: a key-server login
+//!   that decodes its token once (the refusal "key missing" holds it until the
+//!   fetched PEM arrives). [`Verifier::with_public_key`]: a local PEM as the key
+//!   source (`token verify --public-key`).
 //! - [`Verifier::set_keys`]`(document)` loads a `cache_keys_url` document (JWKS or a
 //!   `{kid: PEM certificate}` map); later `verify(token, None, now)` looks `kid` up there.
 //! - [`header`]`(token)` decodes the header only (for `kid`, `alg` before a key fetch).
@@ -23,7 +29,8 @@
 //! view, no map built), [`Verifier::key_parses`] / [`Verifier::cached_keys`] /
 //! [`Verifier::set_key_cache_size`], [`Verifier::check_public_key`] (a key
 //! server's body is usable), [`loggable_url`], [`verify_signature`] (signature only, for test
-//! vectors and the CLI), [`reason`] (every failure text as a constant),
+//! vectors and the CLI), [`reason`] (every refusal: text, condition, code),
+//! [`decodes`] (tokens decoded on this thread, for tests and benchmarks),
 //! `Algorithm: FromStr + Display`.
 //!
 //! Choices the spec leaves open (each has a test):
@@ -69,10 +76,11 @@ mod sign;
 mod urls;
 
 pub use algorithm::UnknownAlgorithm;
-pub use decode::MAX_TOKEN_LEN;
+pub use decode::{decodes, MAX_TOKEN_LEN};
 pub use json::{Array, Json, Object};
 pub use jwks::MAX_DOCUMENT_LEN;
 pub use keys::DEFAULT_KEY_CACHE_SIZE;
+pub use reason::Reason;
 pub use urls::loggable_url;
 
 /// Which SASL condition a refusal carries.
@@ -92,23 +100,31 @@ impl Condition {
     }
 }
 
-/// A refused token: `reason` is the spec's text (never echoes the token or a key).
+/// A refused token: `reason` is the spec's text (never echoes the token or a key),
+/// `code` says which refusal it is (decide on it, never on the text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub reason: String,
     pub condition: Condition,
+    pub code: Reason,
+    /// What the token said about itself before it was refused, for log lines.
+    pub read: Unverified,
 }
 
 impl Failure {
-    fn new(reason: impl Into<String>, condition: Condition) -> Self {
-        Failure {
-            reason: reason.into(),
-            condition,
-        }
+    /// A refusal with `code`'s own text and condition.
+    pub fn new(code: Reason) -> Self {
+        Failure::with_text(code, code.text().to_owned())
     }
 
-    fn not_allowed(reason: impl Into<String>) -> Self {
-        Failure::new(reason, Condition::NotAllowed)
+    /// A refusal whose text carries details (`Not acceptable by exp (N sec ...)`).
+    pub(crate) fn with_text(code: Reason, reason: String) -> Self {
+        Failure {
+            reason,
+            condition: code.condition(),
+            code,
+            read: Unverified::default(),
+        }
     }
 }
 
@@ -118,7 +134,135 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// The header's `kid` and the claims `iss` and `sub` as the token states them,
+/// read while verifying and never trusted: refusal log lines name the token by
+/// them without decoding it again. `None` for what was absent, not a string or
+/// not reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unverified {
+    pub kid: Option<String>,
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+}
+
+impl Unverified {
+    pub(crate) fn of(header: Option<Object<'_>>, claims: Option<Object<'_>>) -> Self {
+        let text = |o: Option<Object<'_>>, name| {
+            o.and_then(|o| o.get(name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        Unverified {
+            kid: text(header, "kid"),
+            iss: text(claims, "iss"),
+            sub: text(claims, "sub"),
+        }
+    }
+}
+
 impl std::error::Error for Failure {}
+
+/// A refusal from [`Verifier::verify_or_pend`]; for [`Reason::KeyMissing`] the
+/// token, decoded and checked up to the key, to finish once the key is fetched.
+pub struct Refused {
+    pub failure: Failure,
+    pub pending: Option<Pending>,
+}
+
+impl From<Failure> for Refused {
+    fn from(failure: Failure) -> Self {
+        Refused {
+            failure,
+            pending: None,
+        }
+    }
+}
+
+/// The token's bytes (the signature covers them) and their decoded parts.
+struct Owned {
+    token: Box<[u8]>,
+    decoded: decode::Decoded,
+}
+
+/// One parse of a token: what every check reads.
+struct Parsed<'a> {
+    signing_input: &'a [u8],
+    signature: &'a [u8],
+    header: Object<'a>,
+    claims: Object<'a>,
+}
+
+impl Parsed<'_> {
+    fn unverified(&self) -> Unverified {
+        Unverified::of(Some(self.header), Some(self.claims))
+    }
+}
+
+/// [`Parsed`]'s storage: the nodes borrow the decoded text.
+struct ParsedNodes<'a> {
+    nodes: json::Nodes<'a>,
+    header: json::Root,
+    claims: json::Root,
+}
+
+// self_cell: the parsed nodes borrow the decoded bytes they are kept with.
+self_cell::self_cell!(
+    struct TokenCell {
+        owner: Owned,
+        #[covariant]
+        dependent: ParsedNodes,
+    }
+);
+
+/// A verification waiting for its key ([`Verifier::verify_or_pend`]).
+pub struct Pending(TokenCell);
+
+impl Pending {
+    fn parse(token: &[u8]) -> Result<Pending, Failure> {
+        let decoded = decode::decode(token)?;
+        let owned = Owned {
+            token: token.into(),
+            decoded,
+        };
+        TokenCell::try_new(owned, |o| {
+            let mut nodes = json::Nodes::with_capacity_for(o.decoded.claims_json().len());
+            let (header, claims) = o.decoded.parse(&mut nodes)?;
+            Ok(ParsedNodes {
+                nodes,
+                header,
+                claims,
+            })
+        })
+        .map(Pending)
+    }
+
+    fn with_parsed<R>(&self, f: impl FnOnce(&Parsed<'_>) -> R) -> R {
+        let o = self.0.borrow_owner();
+        let p = self.0.borrow_dependent();
+        f(&Parsed {
+            signing_input: o.decoded.signing_input(&o.token),
+            signature: o.decoded.signature(),
+            header: p.nodes.object(p.header),
+            claims: p.nodes.object(p.claims),
+        })
+    }
+
+    /// The header's `kid` (a pending token always has one).
+    pub fn kid(&self) -> &str {
+        let p = self.0.borrow_dependent();
+        p.nodes
+            .object(p.header)
+            .get("kid")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// The key a token's signature is checked with.
+enum VerifyingKey<'k> {
+    Hmac(&'k hmac::Key),
+    Public(Arc<ParsedPublicKey>),
+}
 
 /// An option set that cannot work (e.g. no `app_secret` and no key source).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,6 +319,8 @@ pub struct Verifier {
     pem_keys: keys::KeyCache,
     /// Keys from the last successful `set_keys`, by `kid`.
     key_set: RwLock<Arc<jwks::KeySet>>,
+    /// [`Verifier::with_public_key`]'s PEM: the key for every `kid`.
+    local_key: Option<String>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -190,7 +336,18 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     pub fn new(options: Options) -> Result<Verifier, ConfigError> {
-        let config = options::resolve(options)?;
+        Verifier::build(options, None)
+    }
+
+    /// A verifier in public-key mode whose key source is `pem` (a local public
+    /// key file: `token verify --public-key`), used for every `kid` unless a
+    /// PEM is passed to `verify`; `asap_key_server`/`cache_keys_url` need not be set.
+    pub fn with_public_key(options: Options, pem: &str) -> Result<Verifier, ConfigError> {
+        Verifier::build(options, Some(pem.to_owned()))
+    }
+
+    fn build(options: Options, local_key: Option<String>) -> Result<Verifier, ConfigError> {
+        let config = options::resolve(options, local_key.is_some())?;
         let hmac_key = match (config.algorithm.hmac(), &config.secret) {
             (Some(alg), Some(secret)) => Some(hmac::Key::new(alg, secret)),
             _ => None,
@@ -200,11 +357,13 @@ impl Verifier {
             hmac_key,
             pem_keys: keys::KeyCache::new(DEFAULT_KEY_CACHE_SIZE),
             key_set: RwLock::new(Arc::new(HashMap::new())),
+            local_key,
         })
     }
 
-    /// Verify `token` at Unix time `now`. In key-server mode `public_key_pem` is the
-    /// PEM fetched for the header's `kid`.
+    /// Verify `token` at Unix time `now`. `public_key_pem` is the key to verify
+    /// with (a key server's PEM for the header's `kid`, or a local public key
+    /// file) in public-key mode.
     pub fn verify(
         &self,
         token: &str,
@@ -236,62 +395,168 @@ impl Verifier {
         now: i64,
         f: impl FnOnce(Object<'_>) -> R,
     ) -> Result<R, Failure> {
-        let c = &self.config;
+        self.verify_in_place(token, public_key_pem, now, |claims, _| f(claims))
+    }
+
+    /// Decode and check `token` without keeping it.
+    fn verify_in_place<R>(
+        &self,
+        token: &[u8],
+        public_key_pem: Option<&str>,
+        now: i64,
+        f: impl FnOnce(Object<'_>, Option<&str>) -> R,
+    ) -> Result<R, Failure> {
         let d = decode::decode(token)?;
         let mut nodes = json::Nodes::with_capacity_for(d.claims_json().len());
         let (header, claims) = d.parse(&mut nodes)?;
-        let header = claims::Header::of(nodes.object(header));
+        let parsed = Parsed {
+            signing_input: d.signing_input(token),
+            signature: d.signature(),
+            header: nodes.object(header),
+            claims: nodes.object(claims),
+        };
+        let key = self.key(&parsed, public_key_pem);
+        self.finish_checks(&parsed, key, now, f)
+    }
+
+    /// [`Verifier::verify_with`] for a caller that can fetch keys (the Prosody
+    /// module with a key server): when no key was given and none is loaded for the
+    /// `kid`, the refusal ([`Reason::KeyMissing`]) comes with the decoded token,
+    /// which [`Verifier::finish`] completes with the fetched PEM, so a login
+    /// decodes its token once. `f` also gets the header's `kid`.
+    pub fn verify_or_pend<R>(
+        &self,
+        token: &[u8],
+        public_key_pem: Option<&str>,
+        now: i64,
+        f: impl FnOnce(Object<'_>, Option<&str>) -> R,
+    ) -> Result<R, Refused> {
+        if !self.config.key_mode || public_key_pem.is_some() {
+            // Nothing can be missing: no need to keep the token.
+            return self
+                .verify_in_place(token, public_key_pem, now, f)
+                .map_err(Refused::from);
+        }
+        let pending = Pending::parse(token)?;
+        let key = pending.with_parsed(|parsed| self.key(parsed, None));
+        match key {
+            Err(mut f) if f.code == Reason::KeyMissing => {
+                f.read = pending.with_parsed(|p| p.unverified());
+                Err(Refused {
+                    failure: f,
+                    pending: Some(pending),
+                })
+            }
+            key => pending
+                .with_parsed(|parsed| self.finish_checks(parsed, key, now, f))
+                .map_err(Refused::from),
+        }
+    }
+
+    /// Complete a verification [`Verifier::verify_or_pend`] left pending, with
+    /// the PEM fetched for its `kid`; `None` (the fetch failed) refuses it with
+    /// "could not obtain public key". `now` is the time of this call: the claims
+    /// are checked after the fetch, as if the token had arrived now.
+    pub fn finish<R>(
+        &self,
+        pending: &Pending,
+        public_key_pem: Option<&str>,
+        now: i64,
+        f: impl FnOnce(Object<'_>, Option<&str>) -> R,
+    ) -> Result<R, Failure> {
+        pending.with_parsed(|parsed| {
+            let key = match public_key_pem {
+                Some(pem) => self.key(parsed, Some(pem)),
+                None => Err(Failure::new(Reason::NoPublicKey)),
+            };
+            self.finish_checks(parsed, key, now, f)
+        })
+    }
+
+    /// Checks 3 to 5: the header, then the key to verify with (`given`, else
+    /// the loaded set's key for `kid`, else the HMAC secret).
+    fn key(&self, parsed: &Parsed<'_>, given: Option<&str>) -> Result<VerifyingKey<'_>, Failure> {
+        let c = &self.config;
+        let header = claims::Header::of(parsed.header);
         if !header.extensions_understood() {
-            return Err(Failure::not_allowed(reason::INVALID_HEADER));
+            return Err(Failure::new(Reason::InvalidHeader));
         }
         match header.typ {
             Some(Json::Str("JWT")) => {}
             None if !c.require_typ => {}
-            _ => return Err(Failure::not_allowed(reason::INVALID_TYP)),
+            _ => return Err(Failure::new(Reason::InvalidTyp)),
         }
         // `none` and every unknown name fail here: only the configured alg passes.
         if header.alg.and_then(|a| a.as_str()) != Some(c.algorithm.as_str()) {
-            return Err(Failure::not_allowed(reason::INVALID_ALG));
+            return Err(Failure::new(Reason::InvalidAlg));
         }
-        if c.key_mode {
-            let kid = match header.kid {
-                Some(Json::Str(k)) if !k.is_empty() => k,
-                _ => return Err(Failure::not_allowed(reason::KID_MISSING)),
-            };
-            let key = self.public_key(kid, public_key_pem)?;
-            key.verify_sig(d.signing_input, d.signature())
-                .map_err(|_| Failure::not_allowed(reason::INVALID_SIGNATURE))?;
-        } else {
-            let key = self
+        if !c.key_mode {
+            return self
                 .hmac_key
                 .as_ref()
-                .ok_or_else(|| Failure::not_allowed(reason::KEY_MISSING))?;
-            // aws-lc-rs compares the tags in constant time.
-            hmac::verify(key, d.signing_input, d.signature())
-                .map_err(|_| Failure::not_allowed(reason::INVALID_SIGNATURE))?;
+                .map(VerifyingKey::Hmac)
+                .ok_or_else(|| Failure::new(Reason::KeyMissing));
         }
-        let claims = nodes.object(claims);
-        claims::check(c, claims, now)?;
-        Ok(f(claims))
+        let kid = match header.kid {
+            Some(Json::Str(k)) if !k.is_empty() => k,
+            _ => return Err(Failure::new(Reason::KidMissing)),
+        };
+        self.public_key(kid, given).map(VerifyingKey::Public)
     }
 
-    fn public_key(&self, kid: &str, pem: Option<&str>) -> Result<Arc<ParsedPublicKey>, Failure> {
+    /// Checks 6 to 11 with the key [`Verifier::key`] found; every refusal names
+    /// what the token said of itself.
+    fn finish_checks<R>(
+        &self,
+        parsed: &Parsed<'_>,
+        key: Result<VerifyingKey<'_>, Failure>,
+        now: i64,
+        f: impl FnOnce(Object<'_>, Option<&str>) -> R,
+    ) -> Result<R, Failure> {
+        let checked = key.and_then(|key| {
+            let signed = match key {
+                // aws-lc-rs compares the tags in constant time.
+                VerifyingKey::Hmac(k) => {
+                    hmac::verify(k, parsed.signing_input, parsed.signature).is_ok()
+                }
+                VerifyingKey::Public(k) => {
+                    k.verify_sig(parsed.signing_input, parsed.signature).is_ok()
+                }
+            };
+            if !signed {
+                return Err(Failure::new(Reason::InvalidSignature));
+            }
+            claims::check(&self.config, parsed.claims, now)
+        });
+        match checked {
+            Ok(()) => {
+                let kid = parsed.header.get("kid").and_then(|k| k.as_str());
+                Ok(f(parsed.claims, kid))
+            }
+            Err(mut failure) => {
+                failure.read = parsed.unverified();
+                Err(failure)
+            }
+        }
+    }
+
+    fn public_key(&self, kid: &str, given: Option<&str>) -> Result<Arc<ParsedPublicKey>, Failure> {
         let alg = self.config.algorithm;
         // Unreachable while `new` refuses HS in key mode and check 4 pins alg;
         // kept so no future path can verify HMAC with a public key as the secret.
         if alg.is_symmetric() {
-            return Err(Failure::not_allowed(reason::KID_ONLY_RS));
+            return Err(Failure::new(Reason::KidOnlyAsymmetric));
         }
-        if let Some(pem) = pem {
+        if let Some(pem) = given.or(self.local_key.as_deref()) {
             return self
                 .pem_keys
                 .get_or_parse(alg, pem)
-                .map_err(|_| Failure::not_allowed(reason::NO_PUBLIC_KEY));
+                .map_err(|_| Failure::new(Reason::NoPublicKey));
         }
         let set = Arc::clone(&self.key_set.read().unwrap_or_else(|p| p.into_inner()));
         set.get(kid)
             .cloned()
-            .ok_or_else(|| Failure::not_allowed(reason::KEY_MISSING))
+            .ok_or_else(|| Failure::new(Reason::KeyMissing))
     }
 
     /// Load a `cache_keys_url` document; returns how many keys it holds.
@@ -396,25 +661,28 @@ pub enum VerifyKey<'a> {
 pub fn verify_signature(token: &str, alg: Algorithm, key: VerifyKey<'_>) -> Result<(), Failure> {
     let d = decode::decode(token.as_bytes())?;
     d.parse(&mut json::Nodes::default())?;
-    let bad_key = || Failure::not_allowed(reason::NO_PUBLIC_KEY);
+    let bad_key = || Failure::new(Reason::NoPublicKey);
     let ok = match (alg.hmac(), key) {
-        (Some(h), VerifyKey::Secret(secret)) => {
-            hmac::verify(&hmac::Key::new(h, secret), d.signing_input, d.signature()).is_ok()
-        }
+        (Some(h), VerifyKey::Secret(secret)) => hmac::verify(
+            &hmac::Key::new(h, secret),
+            d.signing_input(token.as_bytes()),
+            d.signature(),
+        )
+        .is_ok(),
         (Some(_), _) | (None, VerifyKey::Secret(_)) => return Err(bad_key()),
         (None, VerifyKey::Pem(pem)) => keys::parse_pem(alg, pem)
             .map_err(|_| bad_key())?
-            .verify_sig(d.signing_input, d.signature())
+            .verify_sig(d.signing_input(token.as_bytes()), d.signature())
             .is_ok(),
         (None, VerifyKey::Jwk(json)) => jwks::parse_jwk(alg, json)
             .map_err(|_| bad_key())?
-            .verify_sig(d.signing_input, d.signature())
+            .verify_sig(d.signing_input(token.as_bytes()), d.signature())
             .is_ok(),
     };
     if ok {
         Ok(())
     } else {
-        Err(Failure::not_allowed(reason::INVALID_SIGNATURE))
+        Err(Failure::new(Reason::InvalidSignature))
     }
 }
 
@@ -442,5 +710,7 @@ mod room_tests;
 mod tests;
 #[cfg(test)]
 mod tests_keys;
+#[cfg(test)]
+mod tests_seam;
 #[cfg(test)]
 mod tests_security;

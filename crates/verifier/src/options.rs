@@ -24,7 +24,8 @@ fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
 
-pub(crate) fn resolve(o: Options) -> Result<Config, ConfigError> {
+/// `local_key`: the caller gives the public key itself ([`crate::Verifier::with_public_key`]).
+pub(crate) fn resolve(o: Options, local_key: bool) -> Result<Config, ConfigError> {
     let app_id = match o.app_id {
         Some(id) if !id.is_empty() => id,
         _ => return Err(err("app_id is required: set app_id to your application id")),
@@ -42,7 +43,7 @@ pub(crate) fn resolve(o: Options) -> Result<Config, ConfigError> {
             check_key_url(name, url)?;
         }
     }
-    let key_mode = o.asap_key_server.is_some() || o.cache_keys_url.is_some();
+    let key_mode = local_key || o.asap_key_server.is_some() || o.cache_keys_url.is_some();
     if o.app_secret.is_none() && !key_mode {
         return Err(err(
             "no verification key: set app_secret (HS256), or asap_key_server or cache_keys_url (RS256)",
