@@ -34,6 +34,7 @@ fn typed(v: &Value) -> serde_json::Value {
     match v {
         Value::Str(s) => text(s),
         Value::Int(i) => serde_json::Value::from(*i),
+        Value::Num(n) => serde_json::Value::from(*n),
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::List(items) => items.iter().map(|i| text(i)).collect(),
         Value::Other(src) => serde_json::Value::String(src.clone()),
