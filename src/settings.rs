@@ -4,7 +4,7 @@
 //! values that differ from it. The secret is never stored there.
 
 use anyhow::{Context, Result};
-use jitsi_tokens_verifier::option_table::{self, Neutral, Whole};
+use jitsi_tokens_verifier::option_table::{Neutral, OptionError, Source, Whole};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use toml_edit::{value, Array, DocumentMut, Item};
@@ -149,21 +149,19 @@ impl SettingsFile {
 
     pub fn values(&self) -> Result<Values> {
         let d = &self.doc;
+        // Keys named after Prosody options are read as the option table says.
+        let option = Source::given(|k| d.get(k).and_then(neutral));
+        let checked = |e: OptionError| anyhow::anyhow!("settings: {e}");
         Ok(Values {
             domain: get_str(d, "domain")?,
-            app_id: get_str(d, "app_id")?,
-            asap_key_server: get_str(d, "asap_key_server")?,
-            cache_keys_url: get_str(d, "cache_keys_url")?,
-            signature_algorithm: get_str(d, "signature_algorithm")?,
-            issuers: get_list(d, "asap_accepted_issuers")?,
-            audiences: get_list(d, "asap_accepted_audiences")?,
-            allow_empty_token: get_bool(d, "allow_empty_token")?,
-            token_clock_leeway: d
-                .get("token_clock_leeway")
-                .and_then(neutral)
-                .map(|v| option_table::whole_value("token_clock_leeway", v))
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("settings: {e}"))?,
+            app_id: option.string("app_id").map_err(checked)?,
+            asap_key_server: option.string("asap_key_server").map_err(checked)?,
+            cache_keys_url: option.string("cache_keys_url").map_err(checked)?,
+            signature_algorithm: option.string("signature_algorithm").map_err(checked)?,
+            issuers: option.strings("asap_accepted_issuers").map_err(checked)?,
+            audiences: option.strings("asap_accepted_audiences").map_err(checked)?,
+            allow_empty_token: option.boolean("allow_empty_token").map_err(checked)?,
+            token_clock_leeway: option.whole("token_clock_leeway").map_err(checked)?,
             presence_identity: get_bool(d, "presence_identity")?,
             plugin_dir: get_str(d, "plugin_dir")?,
             guest_domain: get_str(d, "guest_domain")?,

@@ -137,7 +137,7 @@ impl HostConfig {
     pub fn room_rule(&self) -> Result<RoomRule> {
         let found = self.literals()?;
         let get = |k: &str| found.get(k);
-        let prefix = option_table::Source(get)
+        let prefix = option_table::Source::new(get)
             .string("muc_mapper_domain_prefix")
             .map_err(|e| found.error(e))?;
         let component = MucMapper {

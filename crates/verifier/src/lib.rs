@@ -172,7 +172,7 @@ impl Options {
     pub fn read(
         get: impl Fn(&str) -> Option<option_table::Neutral>,
     ) -> Result<Options, option_table::OptionError> {
-        let o = option_table::Source(get);
+        let o = option_table::Source::new(get);
         Ok(Options {
             app_id: o.string("app_id")?,
             app_secret: o.bytes("app_secret")?,

@@ -183,62 +183,62 @@ const fn component(
 pub const DEFAULT_MUC_PREFIX: &str = "conference";
 
 /// Every option, in the order of tokens.md's tables.
-pub const OPTIONS: &[OptionSpec] =
-    {
-        use Kind::*;
-        use Reader::*;
-        &[
-    host("app_id", String, Default::Required, &[Verifier],
-        "application id; `iss` must be it unless `asap_accepted_issuers` says otherwise"),
-    host("app_secret", Bytes, Default::None, &[Verifier],
-        "HMAC key (HS256...), the raw bytes of the string"),
-    host("asap_key_server", String, Default::None, &[Verifier, AuthPlugin],
-        "base URL of a key server; the key for `kid` is `<base>/<hex sha256(kid)>.pem`"),
-    host("cache_keys_url", String, Default::None, &[Verifier, AuthPlugin],
-        "URL of a JWKS or `{kid: certificate}` document, loaded at start and refreshed"),
-    host("signature_algorithm", String,
-        Default::Derived("RS256 with a key server or keys URL, else HS256"), &[Verifier],
-        "the only accepted `alg`"),
-    host("allow_empty_token", Boolean, Default::Bool(false), &[AuthPlugin, RoomRule],
-        "a session without a token may log in and join rooms"),
-    host("asap_accepted_issuers", Strings, Default::Derived("`{ app_id }`"), &[Verifier],
-        "accepted `iss` values; `\"*\"` accepts any"),
-    host("asap_accepted_audiences", Strings, Default::Strings(&["*"]), &[Verifier],
-        "accepted `aud` values; `\"*\"` accepts any (`aud` must still be there)"),
-    host("asap_require_room_claim", Boolean, Default::Bool(true), &[Verifier],
-        "a token without `room` is refused"),
-    host("enable_domain_verification", Boolean, Default::Bool(true), &[RoomRule],
-        "check `sub`/tenant against the room address on MUC join"),
-    host("muc_mapper_domain_base", String, Default::None, &[RoomRule],
-        "the main domain; needed for tenant rooms"),
-    host("muc_mapper_domain_prefix", String, Default::Str(DEFAULT_MUC_PREFIX), &[RoomRule],
-        "the MUC component's first label"),
-    host("muc_mapper_domain", String, Default::Derived("`<prefix>.<base>`, else the component"),
-        &[RoomRule], "the MUC host"),
-    host("jwt_pubkey_cache_size", Count, Default::Whole(128), &[AuthPlugin],
-        "how many fetched public keys are kept"),
-    host("token_clock_leeway", Seconds, Default::Whole(0), &[Verifier],
-        "seconds of clock skew tolerated for `exp` and `nbf`"),
-    host("token_require_typ", Boolean, Default::Bool(true), &[Verifier],
-        "when false, a token without a `typ` header is accepted"),
-    host("asap_key_cache_ttl", Seconds, Default::Whole(3600), &[AuthPlugin],
-        "seconds a fetched key (or the keys URL's document) is used before it is fetched again"),
-    host("asap_key_fetch_timeout", Seconds, Default::Whole(3), &[AuthPlugin],
-        "seconds a login waits for the key server"),
-    host("asap_key_failure_ttl", Seconds, Default::Whole(10), &[AuthPlugin],
-        "seconds a failed key fetch is remembered (no new fetch for that `kid` meanwhile)"),
-    host("token_regex_room_max_length", Count, Default::Whole(128), &[RoomRule],
-        "longest room pattern (`context.room.regex`) in bytes"),
-    host("token_regex_max_quantifiers", Count, Default::Whole(3), &[RoomRule],
-        "most variable-length items in a room pattern"),
-    component("token_verification_allowlist", Strings, Default::Strings(&[]),
-        "domains or bare JIDs exempt from the room check"),
-    component("token_verification_require_token_for_moderation", Boolean, Default::Bool(false),
-        "room configuration changes need a session with a token"),
-    component("token_verification_moderators_from_token", Boolean, Default::Bool(false),
-        "the token's `context.user` decides owner or member on join"),
+#[rustfmt::skip]
+pub const OPTIONS: &[OptionSpec] = {
+    use Kind::*;
+    use Reader::*;
+    &[
+        host("app_id", String, Default::Required, &[Verifier],
+            "application id; `iss` must be it unless `asap_accepted_issuers` says otherwise"),
+        host("app_secret", Bytes, Default::None, &[Verifier],
+            "HMAC key (HS256...), the raw bytes of the string"),
+        host("asap_key_server", String, Default::None, &[Verifier, AuthPlugin],
+            "base URL of a key server; the key for `kid` is `<base>/<hex sha256(kid)>.pem`"),
+        host("cache_keys_url", String, Default::None, &[Verifier, AuthPlugin],
+            "URL of a JWKS or `{kid: certificate}` document, loaded at start and refreshed"),
+        host("signature_algorithm", String,
+            Default::Derived("RS256 with a key server or keys URL, else HS256"), &[Verifier],
+            "the only accepted `alg`"),
+        host("allow_empty_token", Boolean, Default::Bool(false), &[AuthPlugin, RoomRule],
+            "a session without a token may log in and join rooms"),
+        host("asap_accepted_issuers", Strings, Default::Derived("`{ app_id }`"), &[Verifier],
+            "accepted `iss` values; `\"*\"` accepts any"),
+        host("asap_accepted_audiences", Strings, Default::Strings(&["*"]), &[Verifier],
+            "accepted `aud` values; `\"*\"` accepts any (`aud` must still be there)"),
+        host("asap_require_room_claim", Boolean, Default::Bool(true), &[Verifier],
+            "a token without `room` is refused"),
+        host("enable_domain_verification", Boolean, Default::Bool(true), &[RoomRule],
+            "check `sub`/tenant against the room address on MUC join"),
+        host("muc_mapper_domain_base", String, Default::None, &[RoomRule],
+            "the main domain; needed for tenant rooms"),
+        host("muc_mapper_domain_prefix", String, Default::Str(DEFAULT_MUC_PREFIX), &[RoomRule],
+            "the MUC component's first label"),
+        host("muc_mapper_domain", String, Default::Derived("`<prefix>.<base>`, else the component"),
+            &[RoomRule], "the MUC host"),
+        host("jwt_pubkey_cache_size", Count, Default::Whole(128), &[AuthPlugin],
+            "how many fetched public keys are kept"),
+        host("token_clock_leeway", Seconds, Default::Whole(0), &[Verifier],
+            "seconds of clock skew tolerated for `exp` and `nbf`"),
+        host("token_require_typ", Boolean, Default::Bool(true), &[Verifier],
+            "when false, a token without a `typ` header is accepted"),
+        host("asap_key_cache_ttl", Seconds, Default::Whole(3600), &[AuthPlugin],
+            "seconds a fetched key (or the keys URL's document) is used before it is fetched again"),
+        host("asap_key_fetch_timeout", Seconds, Default::Whole(3), &[AuthPlugin],
+            "seconds a login waits for the key server"),
+        host("asap_key_failure_ttl", Seconds, Default::Whole(10), &[AuthPlugin],
+            "seconds a failed key fetch is remembered (no new fetch for that `kid` meanwhile)"),
+        host("token_regex_room_max_length", Count, Default::Whole(128), &[RoomRule],
+            "longest room pattern (`context.room.regex`) in bytes"),
+        host("token_regex_max_quantifiers", Count, Default::Whole(3), &[RoomRule],
+            "most variable-length items in a room pattern"),
+        component("token_verification_allowlist", Strings, Default::Strings(&[]),
+            "domains or bare JIDs exempt from the room check"),
+        component("token_verification_require_token_for_moderation", Boolean, Default::Bool(false),
+            "room configuration changes need a session with a token"),
+        component("token_verification_moderators_from_token", Boolean, Default::Bool(false),
+            "the token's `context.user` decides owner or member on join"),
     ]
-    };
+};
 
 /// The option called `name`, if this project reads it.
 pub fn spec(name: &str) -> Option<&'static OptionSpec> {
@@ -363,14 +363,12 @@ impl OptionSpec {
     }
 }
 
-/// An option's fixed default, typed (see [`Source`] for the accessor kinds).
-pub fn default_of(name: &str) -> Option<Typed> {
-    spec(name).and_then(OptionSpec::default_value)
-}
-
 /// Options read through `get` (answers one option by name, None when unset); each
-/// accessor checks the value against the table and fills in the fixed default.
-pub struct Source<G: Fn(&str) -> Option<Neutral>>(pub G);
+/// accessor checks the value against the table.
+pub struct Source<G: Fn(&str) -> Option<Neutral>> {
+    get: G,
+    fill_defaults: bool,
+}
 
 macro_rules! accessor {
     ($fn:ident, $t:ty, $variant:ident, $kinds:pat) => {
@@ -390,17 +388,33 @@ macro_rules! accessor {
 /// A given value (a flag, a settings file) of whole-number option `name`.
 pub fn whole_value(name: &str, value: Neutral) -> Result<Whole, OptionError> {
     // A set value reads as Some: `unwrap_or_default` never decides here.
-    Ok(Source(|_| Some(value.clone()))
+    Ok(Source::given(|_| Some(value.clone()))
         .whole(name)?
         .unwrap_or_default())
 }
 
 /// Nothing set: each accessor answers the option's fixed default.
 pub fn defaults() -> Source<fn(&str) -> Option<Neutral>> {
-    Source(|_| None)
+    Source::new(|_| None)
 }
 
 impl<G: Fn(&str) -> Option<Neutral>> Source<G> {
+    /// Options as Prosody reads them: an unset one is its fixed default.
+    pub fn new(get: G) -> Self {
+        Source {
+            get,
+            fill_defaults: true,
+        }
+    }
+
+    /// Only the options given (a settings file, a flag): an unset one stays None.
+    pub fn given(get: G) -> Self {
+        Source {
+            get,
+            fill_defaults: false,
+        }
+    }
+
     accessor!(boolean, bool, Bool, Kind::Boolean);
     accessor!(string, String, Str, Kind::String);
     accessor!(bytes, Vec<u8>, Bytes, Kind::Bytes);
@@ -409,7 +423,11 @@ impl<G: Fn(&str) -> Option<Neutral>> Source<G> {
 
     /// Any option, by its kind.
     pub fn typed(&self, spec: &OptionSpec) -> Result<Option<Typed>, OptionError> {
-        spec.read((self.0)(spec.name))
+        let value = (self.get)(spec.name);
+        match self.fill_defaults {
+            true => spec.read(value),
+            false => value.map(|v| spec.convert(v)).transpose(),
+        }
     }
 }
 

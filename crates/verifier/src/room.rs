@@ -172,7 +172,7 @@ impl RoomRule {
         component: &str,
         get: impl Fn(&str) -> Option<Neutral>,
     ) -> Result<RoomRule, OptionError> {
-        let o = Source(get);
+        let o = Source::new(get);
         // Every room option has a fixed default or none; `unwrap_or_default` never
         // decides a value.
         Ok(RoomRule {
