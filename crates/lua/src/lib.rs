@@ -4,6 +4,9 @@
 //! local jt = require "jitsi_tokens"
 //! local v = jt.verifier { app_id = "app", app_secret = "s3cret" }
 //! local claims, reason, condition = v:verify(token [, public_key_pem [, now]])
+//! -- every option a reader reads, checked and defaulted (an error names a bad one):
+//! local opts = jt.read_options(function(name) return module:get_option(name) end,
+//!     "verifier", "auth_plugin")
 //! ```
 //!
 //! Everything that decides anything lives in the verifier crate; this layer only

@@ -100,22 +100,13 @@ impl Reader {
         Reader::RoomPlugin,
     ];
 
-    /// The name Lua passes to `jt.read_options`.
+    /// The name Lua passes to `jt.read_options`, and the README shows.
     pub fn key(self) -> &'static str {
         match self {
             Reader::Verifier => "verifier",
             Reader::AuthPlugin => "auth_plugin",
             Reader::RoomRule => "room_rule",
             Reader::RoomPlugin => "room_plugin",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reader::Verifier => "verifier",
-            Reader::AuthPlugin => "auth plugin",
-            Reader::RoomRule => "room rule",
-            Reader::RoomPlugin => "room plugin",
         }
     }
 }
@@ -215,7 +206,7 @@ pub const OPTIONS: &[OptionSpec] = {
             "the MUC component's first label"),
         host("muc_mapper_domain", String, Default::Derived("`<prefix>.<base>`, else the component"),
             &[RoomRule], "the MUC host"),
-        host("jwt_pubkey_cache_size", Count, Default::Whole(128), &[AuthPlugin],
+        host("jwt_pubkey_cache_size", Count, Default::Whole(crate::DEFAULT_KEY_CACHE_SIZE as Whole), &[AuthPlugin],
             "how many fetched public keys are kept"),
         host("token_clock_leeway", Seconds, Default::Whole(0), &[Verifier],
             "seconds of clock skew tolerated for `exp` and `nbf`"),
@@ -443,7 +434,7 @@ pub fn markdown_table() -> String {
         "| option | scope | type | default | read by | meaning |\n|---|---|---|---|---|---|\n",
     );
     for o in OPTIONS {
-        let readers: Vec<_> = o.readers.iter().map(|r| r.as_str()).collect();
+        let readers: Vec<_> = o.readers.iter().map(|r| r.key()).collect();
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} | {} |\n",
             o.name,
