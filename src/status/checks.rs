@@ -678,20 +678,13 @@ fn presence_identity(c: &mut Collector, hc: &HostConfig, domain: &str) {
     check.found_opt(host_modules.as_ref());
 }
 
-/// The verifier's MUC-domain rule; without a base the host's own domain stands in.
+/// The MUC domain of the host's room rule (options read as Prosody reads them);
+/// with a wrongly typed room option, Prosody's default `conference.<domain>`.
 fn muc_domain(hc: &HostConfig, domain: &str) -> String {
-    let text = |k: &str| match hc.effective(k).map(|f| f.value) {
-        Some(Value::Str(s)) => Some(String::from_utf8_lossy(&s).into_owned()),
-        _ => None,
-    };
-    let mapper = jitsi_tokens_verifier::room::MucMapper {
-        domain: text("muc_mapper_domain"),
-        prefix: text("muc_mapper_domain_prefix"),
-        base: text("muc_mapper_domain_base"),
-    };
-    mapper
-        .muc_domain()
-        .unwrap_or_else(|| mapper.component_of(domain))
+    hc.room_rule().map_or_else(
+        |_| jitsi_tokens_verifier::room::MucMapper::default().component_of(domain),
+        |rule| rule.muc_domain(),
+    )
 }
 
 fn plugin_paths(c: &mut Collector, hc: &HostConfig, d: Option<&str>) {
