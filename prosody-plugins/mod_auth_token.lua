@@ -41,10 +41,10 @@ do
 			host, _VERSION, first_line(mod));
 	else
 		jt = mod;
-		local read, opts = pcall(jt.read_options, function(name) return module:get_option(name); end,
+		local opts, why = jt.read_options(function(name) return module:get_option(name); end,
 			"verifier", "auth_plugin");
-		local made, v = false, opts;
-		if read then made, v = pcall(jt.verifier, opts); end
+		local made, v = false, why;
+		if opts then made, v = pcall(jt.verifier, opts); end
 		-- Not pcall'd away: a call that must exist and fails leaves the host closed.
 		local sized, size_err = false, v;
 		if made then sized, size_err = pcall(v.set_key_cache_size, v, opts.jwt_pubkey_cache_size); end

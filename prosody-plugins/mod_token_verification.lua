@@ -39,12 +39,12 @@ do
 		module:log("error", "Room check disabled, every join refused: the native module "
 			.. "jitsi_tokens could not be loaded for %s: %s", _VERSION, tostring(jt));
 	else
-		local read, rule_options = pcall(jt.read_options,
-			function(name) return parent:get_option(name); end, "room_rule");
-		local own_read, own = pcall(jt.read_options,
-			function(name) return module:get_option(name); end, "room_plugin");
-		local made, rule = false, (not read) and rule_options or own;
-		if read and own_read then made, rule = pcall(jt.room_rule, module.host, rule_options); end
+		local rule_options, why = jt.read_options(function(name) return parent:get_option(name); end,
+			"room_rule");
+		local own, own_why = jt.read_options(function(name) return module:get_option(name); end,
+			"room_plugin");
+		local made, rule = false, why or own_why;
+		if rule_options and own then made, rule = pcall(jt.room_rule, module.host, rule_options); end
 		if made then
 			room_rule, options = rule, own;
 		else

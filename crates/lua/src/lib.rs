@@ -4,8 +4,8 @@
 //! local jt = require "jitsi_tokens"
 //! local v = jt.verifier { app_id = "app", app_secret = "s3cret" }
 //! local claims, reason, condition = v:verify(token [, public_key_pem [, now]])
-//! -- every option a reader reads, checked and defaulted (an error names a bad one):
-//! local opts = jt.read_options(function(name) return module:get_option(name) end,
+//! -- every option a reader reads, checked and defaulted (or nil and why not):
+//! local opts, why = jt.read_options(function(name) return module:get_option(name) end,
 //!     "verifier", "auth_plugin")
 //! ```
 //!
@@ -208,8 +208,13 @@ fn typed_to_lua(lua: &Lua, t: Typed) -> LuaResult<LuaValue> {
 
 /// `jt.read_options(get, reader...)`: every option one of `readers` reads, each
 /// asked of `get(name)` (`module:get_option`), checked and defaulted, as one table;
-/// an error names the first option that is wrongly typed.
-fn read_options(lua: &Lua, get: LuaFunction, readers: Vec<String>) -> LuaResult<LuaTable> {
+/// or nil and the error naming the first option that is wrongly typed (a config
+/// mistake, so an answer to log rather than a Lua error with a traceback).
+fn read_options(
+    lua: &Lua,
+    get: LuaFunction,
+    readers: Vec<String>,
+) -> LuaResult<(LuaValue, LuaValue)> {
     let wanted = |o: &OptionSpec| {
         o.readers
             .iter()
@@ -225,14 +230,16 @@ fn read_options(lua: &Lua, get: LuaFunction, readers: Vec<String>) -> LuaResult<
     let out = lua.create_table()?;
     for o in OPTIONS.iter().filter(|o| wanted(o)) {
         let value = get.call::<LuaValue>(o.name)?;
-        let typed = o
-            .read(neutral(value))
-            .map_err(|e| LuaError::runtime(e.to_string()))?;
-        if let Some(t) = typed {
-            out.raw_set(o.name, typed_to_lua(lua, t)?)?;
+        match o.read(neutral(value)) {
+            Ok(Some(t)) => out.raw_set(o.name, typed_to_lua(lua, t)?)?,
+            Ok(None) => {}
+            Err(e) => {
+                let why = lua.create_string(e.to_string())?;
+                return Ok((LuaValue::Nil, LuaValue::String(why)));
+            }
         }
     }
-    Ok(out)
+    Ok((LuaValue::Table(out), LuaValue::Nil))
 }
 
 /// `nil, reason, condition`: the shape plugins turn into a SASL failure.
