@@ -9,7 +9,9 @@
 //! API CONTRACT (other crates code against these names; the implementation may grow
 //! private modules but keeps these signatures):
 //!
-//! - [`Options`]: a host's options under their Prosody names, with the spec's defaults.
+//! - [`Options`]: a host's options under their Prosody names, with the spec's defaults;
+//!   [`Options::read`] builds them through [`option_table`], the one list of every
+//!   option this project reads (name, scope, kind, default, meaning, reader).
 //! - [`Verifier::new`] validates an [`Options`] (`ConfigError` says what to fix).
 //! - [`Verifier::verify`]`(token, public_key_pem, now)` → claims or [`Failure`].
 //! - [`Verifier::set_keys`]`(document)` loads a `cache_keys_url` document (JWKS or a
