@@ -1,7 +1,8 @@
 //! Every Prosody option this project reads, defined once: name, scope, kind, default,
 //! meaning and reader. The verifier's [`Options`](crate::Options), the room rule, the
 //! Lua module's `jt.read_options`, the installer's config reader and the README's
-//! table are all built from [`OPTIONS`], and values reach them through [`OptionSpec::convert`].
+//! table are all built from [`OPTIONS`]; values reach them through
+//! [`OptionSpec::convert`].
 
 use std::fmt;
 
