@@ -81,3 +81,20 @@ fn settings_file_leeway_follows_the_table() {
         }
     }
 }
+
+#[test]
+fn config_numbers_read_as_lua_reads_them() {
+    use jitsi_meet_tokens::config_edit::{Document, SectionId, Value};
+    let doc = Document::parse("a = 30.0\nb = -1\nc = -0.5\nd = 1e3\ne = 0x1p4\nf = inf\ng = - 2\n")
+        .unwrap();
+    let get = |k: &str| doc.get(&SectionId::Global, k);
+    assert_eq!(get("a"), Some(Value::Num(30.0)));
+    assert_eq!(get("b"), Some(Value::Int(-1)));
+    assert_eq!(get("c"), Some(Value::Num(-0.5)));
+    assert_eq!(get("d"), Some(Value::Num(1000.0)));
+    // A hexadecimal float and a name are not read as numbers.
+    assert_eq!(get("e"), Some(Value::Other("0x1p4".into())));
+    assert_eq!(get("f"), Some(Value::Other("inf".into())));
+    assert_eq!(get("g"), Some(Value::Int(-2)));
+    assert_eq!(Value::Num(30.0).to_lua(), "30.0");
+}
