@@ -649,8 +649,17 @@ fn token_verification(c: &mut Collector, tree: &Tree, hc: &HostConfig, d: Option
         comp_modules.as_ref().map(|f| &f.value),
         "token_verification",
     ) {
-        c.ok("token_verification", d, format!("enabled on {muc}"))
-            .found_opt(comp_modules.as_ref());
+        // The component reads the host's room options as the option table says.
+        match hc.room_rule() {
+            Ok(_) => c.ok("token_verification", d, format!("enabled on {muc}")),
+            Err(e) => c.fail(
+                "token_verification",
+                d,
+                format!("{e:#}: Prosody disables the room check on {muc} and refuses every join"),
+                "set the option to a value of the type it names",
+            ),
+        }
+        .found_opt(comp_modules.as_ref());
     } else {
         c.fail(
             "token_verification",

@@ -107,6 +107,8 @@ def test_a_fractional_room_option_is_refused_alike(server, root):
             mint(sub="room.opt.test"))
     assert r.returncode != 0
     assert wording in r.stderr, r.stderr
+    check = status_check(root, "room.opt.test", "token_verification")
+    assert check["result"] == "fail" and wording in check["detail"], check
 
 
 def test_lua_module_reads_plugin_options_checked_and_defaulted(cpath):  # noqa: F811
