@@ -28,32 +28,11 @@ local function printable(s)
 end
 
 ---------------------------------------------------------------------------
--- Options (module:get_option reads the host value, else the global one)
-
-local allow_empty_token = module:get_option_boolean("allow_empty_token", false);
-local key_server = module:get_option_string("asap_key_server");
-local keys_url = module:get_option_string("cache_keys_url");
-local key_cache_size = module:get_option_number("jwt_pubkey_cache_size", 128);
-local key_cache_ttl = module:get_option_number("asap_key_cache_ttl", 3600);
--- Ours: how long a login waits for a key server before it is refused.
-local key_fetch_timeout = module:get_option_number("asap_key_fetch_timeout", 3);
--- Ours: how long a failed key fetch for a kid is remembered (no refetch meanwhile).
-local key_failure_ttl = module:get_option_number("asap_key_failure_ttl", 10);
-
-local verifier_options = {
-	app_id = module:get_option("app_id");
-	app_secret = module:get_option("app_secret");
-	signature_algorithm = module:get_option("signature_algorithm");
-	asap_key_server = key_server;
-	cache_keys_url = keys_url;
-	asap_accepted_issuers = module:get_option("asap_accepted_issuers");
-	asap_accepted_audiences = module:get_option("asap_accepted_audiences");
-	asap_require_room_claim = module:get_option("asap_require_room_claim");
-	token_clock_leeway = module:get_option("token_clock_leeway");
-	token_require_typ = module:get_option("token_require_typ");
-};
+-- Options: names, types and defaults are the native module's option table
+-- (module:get_option reads the host value, else the global one).
 
 local jt, verifier;
+local options = {}; -- stays empty when they cannot be read: the host is closed then
 do
 	local ok, mod = pcall(require, "jitsi_tokens");
 	if not ok then
@@ -62,21 +41,32 @@ do
 			host, _VERSION, first_line(mod));
 	else
 		jt = mod;
-		local made, v = pcall(jt.verifier, verifier_options);
+		local opts, why = jt.read_options(function(name) return module:get_option(name); end,
+			"verifier", "auth_plugin");
+		local made, v = false, why;
+		if opts then made, v = pcall(jt.verifier, opts); end
 		-- Not pcall'd away: a call that must exist and fails leaves the host closed.
-		local sized, size_err = false, nil;
-		if made then sized, size_err = pcall(v.set_key_cache_size, v, key_cache_size); end
+		local sized, size_err = false, v;
+		if made then sized, size_err = pcall(v.set_key_cache_size, v, opts.jwt_pubkey_cache_size); end
 		if sized then
-			verifier = v;
-		elseif made then
-			module:log("error", "Token authentication disabled on %s, no login is offered: %s",
-				host, first_line(size_err));
+			verifier, options = v, opts;
 		else
 			module:log("error", "Token authentication disabled on %s, no login is offered: %s",
-				host, first_line(v));
+				host, first_line(size_err));
 		end
 	end
 end
+
+local allow_empty_token = options.allow_empty_token;
+local key_server = options.asap_key_server;
+local keys_url = options.cache_keys_url;
+-- 0 only on a closed host, which fetches nothing.
+local key_cache_size = options.jwt_pubkey_cache_size or 0;
+local key_cache_ttl = options.asap_key_cache_ttl;
+-- Ours: how long a login waits for a key server before it is refused.
+local key_fetch_timeout = options.asap_key_fetch_timeout;
+-- Ours: how long a failed key fetch for a kid is remembered (no refetch meanwhile).
+local key_failure_ttl = options.asap_key_failure_ttl;
 
 ---------------------------------------------------------------------------
 -- Metrics: Jitsi's counter names (existing dashboards keep working), then ours.

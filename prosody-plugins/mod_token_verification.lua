@@ -5,6 +5,7 @@
 -- parent VirtualHost (the component domain without its first label).
 
 local st = require "util.stanza";
+local set = require "util.set";
 local jid = require "util.jid";
 local um = require "core.usermanager";
 
@@ -23,33 +24,35 @@ end
 local parent_host = module.host:gsub("^[^.]+%.", "");
 local parent = module:context(parent_host);
 
-local allowlist = module:get_option_set("token_verification_allowlist", {});
-
 local JITMEET = "http://jitsi.org/jitmeet";
 local MISMATCH = "Room and token mismatched";
 
 -- The rule itself (room, sub, tenant, pattern rooms and their bounds, the MUC domain)
--- is the verifier crate's, so `token verify --join` judges as this component does.
+-- is the verifier crate's, so `token verify --join` judges as this component does;
+-- the options' names, types and defaults are its option table.
 -- Without the native module every join is refused: no room check, no room.
 local room_rule;
+local options = {}; -- this component's own options; empty when they cannot be read
 do
 	local ok, jt = pcall(require, "jitsi_tokens");
 	if not ok then
 		module:log("error", "Room check disabled, every join refused: the native module "
 			.. "jitsi_tokens could not be loaded for %s: %s", _VERSION, tostring(jt));
 	else
-		local options = {};
-		for name, kind in pairs(jt.room_options) do
-			options[name] = parent["get_option_" .. kind](parent, name);
-		end
-		local made, rule = pcall(jt.room_rule, module.host, options);
+		local rule_options, why = jt.read_options(function(name) return parent:get_option(name); end,
+			"room_rule");
+		local own, own_why = jt.read_options(function(name) return module:get_option(name); end,
+			"room_plugin");
+		local made, rule = false, why or own_why;
+		if rule_options and own then made, rule = pcall(jt.room_rule, module.host, rule_options); end
 		if made then
-			room_rule = rule;
+			room_rule, options = rule, own;
 		else
 			module:log("error", "Room check disabled, every join refused: %s", tostring(rule));
 		end
 	end
 end
+local allowlist = set.new(options.token_verification_allowlist or {});
 
 -- Returns true, or false plus the jitmeet error code and a text; then why.
 local function check_room(session, room_address)
@@ -86,7 +89,7 @@ module:hook("muc-occupant-pre-join", on_join, 99);
 -- needs a session that logged in with a token. Kicks, roles and affiliations
 -- (muc#admin) stay open to any moderator, as with Jitsi's module: its other
 -- modules (mod_muc_flip) send them on behalf of tokenless moderators.
-if module:get_option_boolean("token_verification_require_token_for_moderation", false) then
+if options.token_verification_require_token_for_moderation then
 	local function require_token(event)
 		local origin, stanza = event.origin, event.stanza;
 		local from = stanza.attr.from;
@@ -100,7 +103,7 @@ end
 
 -- token_verification_moderators_from_token: the token decides a token user's
 -- affiliation on join (owner or member); sessions without a token are left alone.
-if module:get_option_boolean("token_verification_moderators_from_token", false) then
+if options.token_verification_moderators_from_token then
 	local owner_affiliations = { owner = true, moderator = true, teacher = true };
 
 	local function token_affiliation(session)

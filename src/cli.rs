@@ -6,6 +6,7 @@
 //! (settings file, environment and prompts resolved) that the library takes.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use jitsi_tokens_verifier::option_table::{self, Neutral, Whole};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -132,15 +133,16 @@ pub struct AcceptedArgs {
         env = "JITSI_MEET_TOKENS_AUDIENCES"
     )]
     pub audiences: Option<Vec<String>>,
-    /// Seconds of clock skew tolerated for exp/nbf (`token_clock_leeway`). `--leeway`
-    /// is the old spelling.
+    /// Seconds of clock skew tolerated for exp and nbf (`token_clock_leeway`; iat is
+    /// not checked). `--leeway` is the old spelling.
     #[arg(
         long,
         alias = "leeway",
         value_name = "SECONDS",
-        env = "JITSI_MEET_TOKENS_TOKEN_CLOCK_LEEWAY"
+        env = "JITSI_MEET_TOKENS_TOKEN_CLOCK_LEEWAY",
+        value_parser = leeway
     )]
-    pub token_clock_leeway: Option<u64>,
+    pub token_clock_leeway: Option<Whole>,
 }
 
 /// Options shared by `configure` and `unconfigure`.
@@ -290,4 +292,14 @@ pub struct UnconfigureArgs {
     /// that does not come back as a warning (exit 0 once the files are reverted).
     #[arg(long, conflicts_with = "no_restart")]
     pub if_running: bool,
+}
+
+/// `--token-clock-leeway` by the option table's rule, as Prosody reads the option
+/// (`30.0` is 30).
+fn leeway(s: &str) -> Result<Whole, String> {
+    let n: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    option_table::whole_value("token_clock_leeway", Neutral::Num(n)).map_err(|e| e.to_string())
 }

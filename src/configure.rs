@@ -134,10 +134,7 @@ fn flag_values(a: &ConfigureArgs) -> Values {
         issuers: a.accepted.issuers.clone(),
         audiences: a.accepted.audiences.clone(),
         allow_empty_token: a.allow_empty_token,
-        token_clock_leeway: a
-            .accepted
-            .token_clock_leeway
-            .map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
+        token_clock_leeway: a.accepted.token_clock_leeway,
         presence_identity: a.no_presence_identity.then_some(false),
         plugin_dir: a.plugin_dir.clone(),
         guest_domain: a.secure.guest_domain(),
@@ -303,13 +300,7 @@ fn desired(req: &Request, sys: &System, existing: Option<&str>) -> Result<Desire
     d.accepted_audiences = v.audiences.clone();
     d.allow_empty_token = v.allow_empty_token.unwrap_or(false);
     d.presence_identity = v.presence_identity.unwrap_or(true);
-    if let Some(l) = v.token_clock_leeway {
-        d.token_clock_leeway = Some(u32::try_from(l).map_err(|_| {
-            Error::Usage(format!(
-                "token clock leeway {l} is out of range (0..=4294967295 s)"
-            ))
-        })?);
-    }
+    d.token_clock_leeway = v.token_clock_leeway;
     d.plugin_dir = v
         .plugin_dir
         .clone()

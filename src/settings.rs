@@ -4,6 +4,7 @@
 //! values that differ from it. The secret is never stored there.
 
 use anyhow::{Context, Result};
+use jitsi_tokens_verifier::option_table::{Neutral, OptionError, Source, Whole};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use toml_edit::{value, Array, DocumentMut, Item};
@@ -32,7 +33,7 @@ pub struct Values {
     pub issuers: Option<Vec<String>>,
     pub audiences: Option<Vec<String>>,
     pub allow_empty_token: Option<bool>,
-    pub token_clock_leeway: Option<i64>,
+    pub token_clock_leeway: Option<Whole>,
     pub presence_identity: Option<bool>,
     pub plugin_dir: Option<String>,
     /// The guest VirtualHost (`Some("")`: none).
@@ -98,6 +99,25 @@ fn get_list(doc: &DocumentMut, k: &str) -> Result<Option<Vec<String>>> {
         .map(Some)
 }
 
+/// A TOML value as the option table's neutral value (a type TOML has and Lua has not
+/// is shown by its name).
+fn neutral(item: &Item) -> Option<Neutral> {
+    let v = item.as_value()?;
+    Some(match v {
+        toml_edit::Value::String(s) => Neutral::Str(s.value().as_bytes().to_vec()),
+        toml_edit::Value::Integer(i) => Neutral::Num(*i.value() as f64),
+        toml_edit::Value::Float(f) => Neutral::Num(*f.value()),
+        toml_edit::Value::Boolean(b) => Neutral::Bool(*b.value()),
+        toml_edit::Value::Array(a) => Neutral::List(
+            a.iter()
+                .map(|i| neutral(&Item::Value(i.clone())).unwrap_or(Neutral::Other("table")))
+                .collect(),
+        ),
+        toml_edit::Value::Datetime(_) => Neutral::Other("datetime"),
+        toml_edit::Value::InlineTable(_) => Neutral::Other("table"),
+    })
+}
+
 fn get_bool(doc: &DocumentMut, k: &str) -> Result<Option<bool>> {
     match doc.get(k) {
         None => Ok(None),
@@ -129,22 +149,19 @@ impl SettingsFile {
 
     pub fn values(&self) -> Result<Values> {
         let d = &self.doc;
+        // Keys named after Prosody options are read as the option table says.
+        let option = Source::given(|k| d.get(k).and_then(neutral));
+        let checked = |e: OptionError| anyhow::anyhow!("settings: {e}");
         Ok(Values {
             domain: get_str(d, "domain")?,
-            app_id: get_str(d, "app_id")?,
-            asap_key_server: get_str(d, "asap_key_server")?,
-            cache_keys_url: get_str(d, "cache_keys_url")?,
-            signature_algorithm: get_str(d, "signature_algorithm")?,
-            issuers: get_list(d, "asap_accepted_issuers")?,
-            audiences: get_list(d, "asap_accepted_audiences")?,
-            allow_empty_token: get_bool(d, "allow_empty_token")?,
-            token_clock_leeway: match d.get("token_clock_leeway") {
-                None => None,
-                Some(i) => Some(
-                    i.as_integer()
-                        .context("settings: `token_clock_leeway` must be an integer")?,
-                ),
-            },
+            app_id: option.string("app_id").map_err(checked)?,
+            asap_key_server: option.string("asap_key_server").map_err(checked)?,
+            cache_keys_url: option.string("cache_keys_url").map_err(checked)?,
+            signature_algorithm: option.string("signature_algorithm").map_err(checked)?,
+            issuers: option.strings("asap_accepted_issuers").map_err(checked)?,
+            audiences: option.strings("asap_accepted_audiences").map_err(checked)?,
+            allow_empty_token: option.boolean("allow_empty_token").map_err(checked)?,
+            token_clock_leeway: option.whole("token_clock_leeway").map_err(checked)?,
             presence_identity: get_bool(d, "presence_identity")?,
             plugin_dir: get_str(d, "plugin_dir")?,
             guest_domain: get_str(d, "guest_domain")?,
@@ -206,7 +223,7 @@ impl SettingsFile {
             v.token_clock_leeway,
             v.token_clock_leeway == old.token_clock_leeway,
         ) {
-            set_keep_decor(d, "token_clock_leeway", value(n));
+            set_keep_decor(d, "token_clock_leeway", value(i64::from(n)));
         }
         set_b(
             d,

@@ -5,15 +5,16 @@
 
 use std::sync::LazyLock;
 
-use jitsi_tokens_verifier::room::{ClaimValue, Joiner, OptionValue, RoomRule};
+use jitsi_tokens_verifier::option_table::Neutral;
+use jitsi_tokens_verifier::room::{ClaimValue, Joiner, RoomRule};
 use libfuzzer_sys::fuzz_target;
 
 static RULES: LazyLock<[RoomRule; 2]> = LazyLock::new(|| {
     let rule = |loose: bool| {
         RoomRule::from_options("conference.meet.example.com", |name| match name {
-            "token_regex_max_quantifiers" if loose => Some(OptionValue::Num(1000.0)),
-            "token_regex_room_max_length" if loose => Some(OptionValue::Num(1000.0)),
-            "enable_domain_verification" => Some(OptionValue::Bool(!loose)),
+            "token_regex_max_quantifiers" if loose => Some(Neutral::Num(1000.0)),
+            "token_regex_room_max_length" if loose => Some(Neutral::Num(1000.0)),
+            "enable_domain_verification" => Some(Neutral::Bool(!loose)),
             _ => None,
         })
         .unwrap()

@@ -24,7 +24,7 @@ static VERIFIERS: LazyLock<[Verifier; 2]> = LazyLock::new(|| {
     [
         Verifier::new(base.clone()).unwrap(),
         Verifier::new(Options {
-            token_clock_leeway: Some(u64::MAX),
+            token_clock_leeway: Some(u32::MAX),
             token_require_typ: Some(false),
             asap_accepted_issuers: Some(vec!["*".into()]),
             asap_accepted_audiences: Some(vec!["a".into(), "b".into()]),

@@ -1140,7 +1140,17 @@ fn expr_info(expr: &Expression, text: &str) -> ExprInfo {
     let mut table = None;
     let value = match expr {
         Expression::String(_) => decode_lua_string(src).map_or(other, Value::Str),
-        Expression::Number(_) => parse_int(src).map_or(other, Value::Int),
+        Expression::Number(_) => parse_number(src).unwrap_or(other),
+        Expression::UnaryOperator {
+            unop: ast::UnOp::Minus(_),
+            expression,
+        } if matches!(**expression, Expression::Number(_)) => {
+            match span(expression).and_then(|r| parse_number(&text[r])) {
+                Some(Value::Int(i)) => i.checked_neg().map_or(other, Value::Int),
+                Some(Value::Num(n)) => Value::Num(-n),
+                _ => other,
+            }
+        }
         Expression::Symbol(_) => match src {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
@@ -1185,6 +1195,17 @@ fn expr_info(expr: &Expression, text: &str) -> ExprInfo {
         value,
         table,
     }
+}
+
+/// A number literal: an integer, else a decimal float (Rust's float syntax is Lua's
+/// decimal one; `inf`/`nan` are names in Lua, never number tokens).
+fn parse_number(src: &str) -> Option<Value> {
+    parse_int(src).map(Value::Int).or_else(|| {
+        let decimal = src
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+        decimal.then(|| src.parse().ok().map(Value::Num)).flatten()
+    })
 }
 
 fn parse_int(src: &str) -> Option<i64> {

@@ -77,7 +77,7 @@ pub struct DesiredHost {
     pub allow_empty_token: bool,
     pub enable_domain_verification: Option<bool>,
     pub presence_identity: bool,
-    pub token_clock_leeway: Option<u32>,
+    pub token_clock_leeway: Option<jitsi_tokens_verifier::option_table::Whole>,
     pub plugin_dir: String,
     /// Jitsi's plugin directory, kept behind ours; `None` on a plain Prosody.
     pub jitsi_plugin_dir: Option<String>,

@@ -127,12 +127,14 @@ impl fmt::Display for SectionId {
 pub enum Value {
     /// A string literal (raw bytes after unescaping).
     Str(Vec<u8>),
-    /// An integer literal (`30`, `0x1e`).
+    /// An integer literal (`30`, `0x1e`, `-1`).
     Int(i64),
+    /// Any other decimal number literal (`30.0`, `-0.5`, `1e3`).
+    Num(f64),
     Bool(bool),
     /// A table constructor holding only positional string literals.
     List(Vec<Vec<u8>>),
-    /// Anything else (a non-integer number, a call, a concatenation, `ENV_X`, a keyed
+    /// Anything else (a hexadecimal float, a call, a concatenation, `ENV_X`, a keyed
     /// table, ...): its source text. Reported, never edited.
     Other(String),
 }
@@ -149,6 +151,8 @@ impl Value {
         match self {
             Value::Str(s) => lua_string(s),
             Value::Int(i) => i.to_string(),
+            // `{:?}` keeps the `.0` of a whole number: Lua reads it as a float again.
+            Value::Num(n) => format!("{n:?}"),
             Value::Bool(b) => b.to_string(),
             Value::List(items) if items.is_empty() => "{}".to_string(),
             Value::List(items) => {

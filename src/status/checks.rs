@@ -34,6 +34,7 @@ fn typed(v: &Value) -> serde_json::Value {
     match v {
         Value::Str(s) => text(s),
         Value::Int(i) => serde_json::Value::from(*i),
+        Value::Num(n) => serde_json::Value::from(*n),
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::List(items) => items.iter().map(|i| text(i)).collect(),
         Value::Other(src) => serde_json::Value::String(src.clone()),
@@ -658,8 +659,17 @@ fn token_verification(c: &mut Collector, tree: &Tree, hc: &HostConfig, d: Option
         comp_modules.as_ref().map(|f| &f.value),
         "token_verification",
     ) {
-        c.ok("token_verification", d, format!("enabled on {muc}"))
-            .found_opt(comp_modules.as_ref());
+        // The component reads the host's room options as the option table says.
+        match hc.room_rule() {
+            Ok(_) => c.ok("token_verification", d, format!("enabled on {muc}")),
+            Err(e) => c.fail(
+                "token_verification",
+                d,
+                format!("{e:#}: Prosody disables the room check on {muc} and refuses every join"),
+                "set the option to a value of the type it names",
+            ),
+        }
+        .found_opt(comp_modules.as_ref());
     } else {
         c.fail(
             "token_verification",
@@ -687,20 +697,13 @@ fn presence_identity(c: &mut Collector, hc: &HostConfig, domain: &str) {
     check.found_opt(host_modules.as_ref());
 }
 
-/// The verifier's MUC-domain rule; without a base the host's own domain stands in.
+/// The MUC domain of the host's room rule (options read as Prosody reads them);
+/// with a wrongly typed room option, Prosody's default `conference.<domain>`.
 fn muc_domain(hc: &HostConfig, domain: &str) -> String {
-    let text = |k: &str| match hc.effective(k).map(|f| f.value) {
-        Some(Value::Str(s)) => Some(String::from_utf8_lossy(&s).into_owned()),
-        _ => None,
-    };
-    let mapper = jitsi_tokens_verifier::room::MucMapper {
-        domain: text("muc_mapper_domain"),
-        prefix: text("muc_mapper_domain_prefix"),
-        base: text("muc_mapper_domain_base"),
-    };
-    mapper
-        .muc_domain()
-        .unwrap_or_else(|| mapper.component_of(domain))
+    hc.room_rule().map_or_else(
+        |_| jitsi_tokens_verifier::room::MucMapper::default().component_of(domain),
+        |rule| rule.muc_domain(),
+    )
 }
 
 fn plugin_paths(c: &mut Collector, hc: &HostConfig, d: Option<&str>) {

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use jitsi_tokens_verifier::room::{MucMapper, OptionKind, OptionValue, RoomRule, ROOM_OPTIONS};
+use jitsi_tokens_verifier::option_table::{self, Neutral, OptionError, Scope, OPTIONS};
+use jitsi_tokens_verifier::room::{MucMapper, RoomRule};
 use jitsi_tokens_verifier::Options;
 
 use crate::cli::{KeyArgs, Target};
@@ -126,109 +127,68 @@ impl HostConfig {
 
     /// The token options of tokens.md as Prosody will read them for this host.
     pub fn options(&self) -> Result<Options> {
-        let string = |k: &str| -> Result<Option<String>> {
-            self.bytes(k)?
-                .map(|b| String::from_utf8(b).map_err(|_| anyhow::anyhow!("{k} is not UTF-8 text")))
-                .transpose()
-        };
-        Ok(Options {
-            app_id: string("app_id")?,
-            app_secret: self.bytes("app_secret")?,
-            signature_algorithm: string("signature_algorithm")?,
-            asap_key_server: string("asap_key_server")?,
-            cache_keys_url: string("cache_keys_url")?,
-            asap_accepted_issuers: self.list("asap_accepted_issuers")?,
-            asap_accepted_audiences: self.list("asap_accepted_audiences")?,
-            asap_require_room_claim: self.boolean("asap_require_room_claim")?,
-            token_clock_leeway: match self.effective("token_clock_leeway") {
-                None => None,
-                Some(Found {
-                    value: Value::Int(n),
-                    ..
-                }) if n >= 0 => Some(n as u64),
-                Some(f) => bail!(not_literal("token_clock_leeway", &f, "a number of seconds")),
-            },
-            token_require_typ: self.boolean("token_require_typ")?,
-        })
+        let found = self.literals()?;
+        Options::read(|k| found.get(k)).map_err(|e| found.error(e))
     }
 
     /// The room check as the host's MUC component runs it. The component is taken
     /// to be `<muc_mapper_domain_prefix>.<domain>` (Prosody's own fallback is the
     /// component's name, which the config does not tie to the host).
     pub fn room_rule(&self) -> Result<RoomRule> {
-        let mut values = Vec::new();
-        for (name, kind) in ROOM_OPTIONS {
-            let value = match (kind, self.effective(name)) {
-                (_, None) => continue,
-                (OptionKind::Boolean, Some(f)) => match f.value {
-                    Value::Bool(b) => OptionValue::Bool(b),
-                    _ => bail!(not_literal(name, &f, "true or false")),
-                },
-                (OptionKind::String, Some(f)) => match &f.value {
-                    Value::Str(s) => OptionValue::Str(String::from_utf8_lossy(s).into_owned()),
-                    _ => bail!(not_literal(name, &f, "a string")),
-                },
-                (OptionKind::Number, Some(f)) => match f.value {
-                    Value::Int(n) => OptionValue::Num(n as f64),
-                    _ => bail!(not_literal(name, &f, "a number")),
-                },
-            };
-            values.push((*name, value));
-        }
-        let get = |k: &str| values.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
-        let prefix = match get("muc_mapper_domain_prefix") {
-            Some(OptionValue::Str(p)) => Some(p),
-            _ => None,
-        };
+        let found = self.literals()?;
+        let get = |k: &str| found.get(k);
+        let prefix = option_table::Source::new(get)
+            .string("muc_mapper_domain_prefix")
+            .map_err(|e| found.error(e))?;
         let component = MucMapper {
             prefix,
             ..MucMapper::default()
         }
         .component_of(&self.domain);
-        RoomRule::from_options(&component, get).map_err(anyhow::Error::msg)
+        RoomRule::from_options(&component, get).map_err(|e| found.error(e))
     }
 
-    fn bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match self.effective(key) {
-            None => Ok(None),
-            Some(Found {
-                value: Value::Str(s),
-                ..
-            }) => Ok(Some(s)),
-            Some(f) => bail!(not_literal(key, &f, "a string")),
+    /// Every VirtualHost option of the option table that the host sets to a literal,
+    /// as the table's neutral value; an expression this tool cannot evaluate is an
+    /// error naming it.
+    fn literals(&self) -> Result<Literals> {
+        let mut found = Vec::new();
+        for o in OPTIONS.iter().filter(|o| o.scope == Scope::VirtualHost) {
+            let Some(f) = self.effective(o.name) else {
+                continue;
+            };
+            let value = match &f.value {
+                Value::Bool(b) => Neutral::Bool(*b),
+                Value::Str(s) => Neutral::Str(s.clone()),
+                Value::Int(i) => Neutral::Num(*i as f64),
+                Value::Num(n) => Neutral::Num(*n),
+                Value::List(items) => {
+                    Neutral::List(items.iter().cloned().map(Neutral::Str).collect())
+                }
+                Value::Other(_) => bail!(not_literal(o.name, &f, o.kind.expected())),
+            };
+            found.push((o.name, value, f.at));
         }
+        Ok(Literals(found))
+    }
+}
+
+/// Options found on a host: name, neutral value, where it was set.
+struct Literals(Vec<(&'static str, Neutral, String)>);
+
+impl Literals {
+    fn get(&self, name: &str) -> Option<Neutral> {
+        self.0
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .map(|(_, v, _)| v.clone())
     }
 
-    /// A list option; Prosody also takes a single string where a list is expected.
-    pub fn list(&self, key: &str) -> Result<Option<Vec<String>>> {
-        let items = match self.effective(key) {
-            None => return Ok(None),
-            Some(Found {
-                value: Value::List(items),
-                ..
-            }) => items,
-            Some(Found {
-                value: Value::Str(s),
-                ..
-            }) => vec![s],
-            Some(f) => bail!(not_literal(key, &f, "a list of strings")),
-        };
-        Ok(Some(
-            items
-                .into_iter()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .collect(),
-        ))
-    }
-
-    pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
-        match self.effective(key) {
-            None => Ok(None),
-            Some(Found {
-                value: Value::Bool(b),
-                ..
-            }) => Ok(Some(b)),
-            Some(f) => bail!(not_literal(key, &f, "true or false")),
+    /// The option table's wording, and where the value was set.
+    fn error(&self, e: OptionError) -> anyhow::Error {
+        match self.0.iter().find(|(n, ..)| *n == e.name) {
+            Some((.., at)) => anyhow::anyhow!("{e} (at {at})"),
+            None => anyhow::anyhow!("{e}"),
         }
     }
 }

@@ -141,9 +141,9 @@ print(ok, type(made), (select(2, made:verify("a.b.c"))))
     lines = out.splitlines()
     assert lines[:6] == ["false\truntime error: invalid token options: " + m for m in [
         "app_id is required: set app_id to your application id",
-        "`app_id` must be a string, not a integer",
-        "`asap_accepted_issuers` must be a list of strings, not a integer",
-        "`token_clock_leeway` must be a whole number of seconds >= 0, not a integer",
+        "`app_id` must be a string, not 7",
+        "`asap_accepted_issuers` must be a list of strings, not a list holding 1",
+        "`token_clock_leeway` must be a whole number of seconds from 0 to 4294967295, not -1",
         'signature_algorithm "XX999" is not supported: use one of HS256, HS384, HS512, '
         "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA",
         "asap_key_server must use https (plain http is allowed only for a loopback host): "

@@ -225,7 +225,7 @@ print(ok, (tostring(err):match("jwt_pubkey_cache_size[^\\n]*")))
     assert p.returncode == 0, p.stderr
     first, second = p.stdout.splitlines()
     assert first == "1\tnil\tstring", first
-    assert second == "false\tjwt_pubkey_cache_size` must be a whole number >= 0, not a integer", second
+    assert second == "false\tjwt_pubkey_cache_size` must be a whole number from 0 to 4294967295, not -1", second
 
 
 @pytest.mark.parametrize("header", [

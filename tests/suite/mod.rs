@@ -6,6 +6,7 @@ mod cli_vocabulary;
 mod configure;
 mod docker_env;
 mod manpage;
+mod option_table;
 mod secure_domain;
 mod security_installer;
 mod status;

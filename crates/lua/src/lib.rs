@@ -4,6 +4,9 @@
 //! local jt = require "jitsi_tokens"
 //! local v = jt.verifier { app_id = "app", app_secret = "s3cret" }
 //! local claims, reason, condition, code, read = v:verify(token [, public_key_pem [, now]])
+//! -- every option a reader reads, checked and defaulted (or nil and why not):
+//! local opts, why = jt.read_options(function(name) return module:get_option(name) end,
+//!     "verifier", "auth_plugin")
 //! ```
 //!
 //! On success `read` is the header's `kid` (or nil). On refusal `code` is the
@@ -18,7 +21,8 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jitsi_tokens_verifier::room::{ClaimValue, Joiner, OptionValue, RoomRule, ROOM_OPTIONS};
+use jitsi_tokens_verifier::option_table::{self, Neutral, OptionSpec, Reader, Typed, OPTIONS};
+use jitsi_tokens_verifier::room::{ClaimValue, Joiner, RoomRule};
 use jitsi_tokens_verifier::{
     self as verifier, Failure, Json, Object, Options, Pending, Reason, Refused, Verifier,
 };
@@ -68,20 +72,12 @@ impl LuaUserData for LuaVerifier {
         methods.add_method("uses_public_keys", |_, this, ()| {
             Ok(this.0.uses_public_keys())
         });
-        // `jwt_pubkey_cache_size`: a count, so a negative or fractional one is an error.
+        // `jwt_pubkey_cache_size`, checked as the option table says.
         methods.add_method("set_key_cache_size", |_, this, size: LuaValue| {
-            let n = match size {
-                LuaValue::Integer(i) if i >= 0 => i as usize,
-                LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e15 => n as usize,
-                other => {
-                    return Err(bad_option(
-                        "jwt_pubkey_cache_size",
-                        "a whole number >= 0",
-                        &other,
-                    ))
-                }
-            };
-            this.0.set_key_cache_size(n);
+            let size = typed("jwt_pubkey_cache_size", size)?;
+            if let Some(Typed::Whole(n)) = size {
+                this.0.set_key_cache_size(n as usize);
+            }
             Ok(())
         });
         methods.add_method("cached_keys", |_, this, ()| Ok(this.0.cached_keys()));
@@ -167,22 +163,85 @@ fn claim_value<'a>(v: &LuaValue, text: Option<&'a str>) -> ClaimValue<'a> {
 
 /// `jt.room_rule`'s options table into the rule; a wrongly typed option is an error.
 fn room_rule_from_table(component: &str, opts: &LuaTable) -> LuaResult<RoomRule> {
-    let mut values = Vec::new();
-    for (name, _) in ROOM_OPTIONS {
-        let value = match opts.raw_get::<LuaValue>(*name)? {
-            LuaValue::Nil => continue,
-            LuaValue::Boolean(b) => OptionValue::Bool(b),
-            LuaValue::String(s) => OptionValue::Str(s.to_str()?.to_owned()),
-            LuaValue::Integer(i) => OptionValue::Num(i as f64),
-            LuaValue::Number(n) => OptionValue::Num(n),
-            other => return Err(bad_option(name, "a boolean, string or number", &other)),
-        };
-        values.push((*name, value));
-    }
-    RoomRule::from_options(component, |k| {
-        values.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    RoomRule::from_options(component, |name| field(opts, name))
+        .map_err(|e| LuaError::runtime(format!("invalid room options: {e}")))
+}
+
+/// One field of an options table as the option table's neutral value.
+fn field(opts: &LuaTable, name: &str) -> Option<Neutral> {
+    // A raw get of a string key on a table cannot fail.
+    neutral(opts.raw_get::<LuaValue>(name).unwrap_or(LuaValue::Nil))
+}
+
+/// A Lua value as the option table's neutral value; None for nil.
+fn neutral(v: LuaValue) -> Option<Neutral> {
+    Some(match v {
+        LuaValue::Nil => return None,
+        LuaValue::Boolean(b) => Neutral::Bool(b),
+        LuaValue::String(s) => Neutral::Str(s.as_bytes().to_vec()),
+        LuaValue::Integer(i) => Neutral::Num(i as f64),
+        LuaValue::Number(n) => Neutral::Num(n),
+        LuaValue::Table(t) => Neutral::List(
+            t.sequence_values::<LuaValue>()
+                .map(|item| item.ok().and_then(neutral).unwrap_or(Neutral::Other("nil")))
+                .collect(),
+        ),
+        other => Neutral::Other(other.type_name()),
     })
-    .map_err(|e| LuaError::runtime(format!("invalid room options: {e}")))
+}
+
+/// `value` checked as option `name` (one of the table's); nil is its default.
+fn typed(name: &str, value: LuaValue) -> LuaResult<Option<Typed>> {
+    let spec = option_table::spec(name).expect("an option of the table");
+    spec.read(neutral(value))
+        .map_err(|e| LuaError::runtime(e.to_string()))
+}
+
+/// A typed option value as Lua sees it.
+fn typed_to_lua(lua: &Lua, t: Typed) -> LuaResult<LuaValue> {
+    Ok(match t {
+        Typed::Bool(b) => LuaValue::Boolean(b),
+        Typed::Str(s) => LuaValue::String(lua.create_string(s)?),
+        Typed::Bytes(b) => LuaValue::String(lua.create_string(b)?),
+        Typed::Strings(l) => LuaValue::Table(lua.create_sequence_from(l)?),
+        Typed::Whole(n) => LuaValue::Integer(n.into()),
+    })
+}
+
+/// `jt.read_options(get, reader...)`: every option one of `readers` reads, each
+/// asked of `get(name)` (`module:get_option`), checked and defaulted, as one table;
+/// or nil and the error naming the first option that is wrongly typed (a config
+/// mistake, so an answer to log rather than a Lua error with a traceback).
+fn read_options(
+    lua: &Lua,
+    get: LuaFunction,
+    readers: Vec<String>,
+) -> LuaResult<(LuaValue, LuaValue)> {
+    let wanted = |o: &OptionSpec| {
+        o.readers
+            .iter()
+            .any(|r| readers.iter().any(|w| *w == r.key()))
+    };
+    for name in &readers {
+        if !Reader::ALL.iter().any(|r| r.key() == name) {
+            return Err(LuaError::runtime(format!(
+                "read_options: unknown reader {name:?}"
+            )));
+        }
+    }
+    let out = lua.create_table()?;
+    for o in OPTIONS.iter().filter(|o| wanted(o)) {
+        let value = get.call::<LuaValue>(o.name)?;
+        match o.read(neutral(value)) {
+            Ok(Some(t)) => out.raw_set(o.name, typed_to_lua(lua, t)?)?,
+            Ok(None) => {}
+            Err(e) => {
+                let why = lua.create_string(e.to_string())?;
+                return Ok((LuaValue::Nil, LuaValue::String(why)));
+            }
+        }
+    }
+    Ok((LuaValue::Table(out), LuaValue::Nil))
 }
 
 /// A refusal's handle: what the token said of itself, and for `key-missing` the
@@ -345,74 +404,8 @@ unsafe fn push_value(state: *mut ffi::lua_State, v: Json<'_>) {
 /// Read `jt.verifier(opts)`'s table into [`Options`]; a wrongly typed option is an
 /// error naming the option, never silently ignored.
 fn options_from_table(opts: &LuaTable) -> LuaResult<Options> {
-    fn string(opts: &LuaTable, key: &str) -> LuaResult<Option<String>> {
-        match opts.raw_get::<LuaValue>(key)? {
-            LuaValue::Nil => Ok(None),
-            LuaValue::String(s) => Ok(Some(s.to_str()?.to_owned())),
-            other => Err(bad_option(key, "a string", &other)),
-        }
-    }
-    fn boolean(opts: &LuaTable, key: &str) -> LuaResult<Option<bool>> {
-        match opts.raw_get::<LuaValue>(key)? {
-            LuaValue::Nil => Ok(None),
-            LuaValue::Boolean(b) => Ok(Some(b)),
-            other => Err(bad_option(key, "true or false", &other)),
-        }
-    }
-    fn list(opts: &LuaTable, key: &str) -> LuaResult<Option<Vec<String>>> {
-        match opts.raw_get::<LuaValue>(key)? {
-            LuaValue::Nil => Ok(None),
-            LuaValue::String(s) => Ok(Some(vec![s.to_str()?.to_owned()])),
-            LuaValue::Table(t) => {
-                let mut out = Vec::new();
-                for item in t.sequence_values::<LuaValue>() {
-                    match item? {
-                        LuaValue::String(s) => out.push(s.to_str()?.to_owned()),
-                        other => return Err(bad_option(key, "a list of strings", &other)),
-                    }
-                }
-                Ok(Some(out))
-            }
-            other => Err(bad_option(key, "a list of strings", &other)),
-        }
-    }
-    let app_secret = match opts.raw_get::<LuaValue>("app_secret")? {
-        LuaValue::Nil => None,
-        // Raw bytes of the string: the HMAC key is whatever the config holds.
-        LuaValue::String(s) => Some(s.as_bytes().to_vec()),
-        other => return Err(bad_option("app_secret", "a string", &other)),
-    };
-    let token_clock_leeway = match opts.raw_get::<LuaValue>("token_clock_leeway")? {
-        LuaValue::Nil => None,
-        LuaValue::Integer(i) if i >= 0 => Some(i as u64),
-        LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e15 => Some(n as u64),
-        other => {
-            return Err(bad_option(
-                "token_clock_leeway",
-                "a whole number of seconds >= 0",
-                &other,
-            ))
-        }
-    };
-    Ok(Options {
-        app_id: string(opts, "app_id")?,
-        app_secret,
-        signature_algorithm: string(opts, "signature_algorithm")?,
-        asap_key_server: string(opts, "asap_key_server")?,
-        cache_keys_url: string(opts, "cache_keys_url")?,
-        asap_accepted_issuers: list(opts, "asap_accepted_issuers")?,
-        asap_accepted_audiences: list(opts, "asap_accepted_audiences")?,
-        asap_require_room_claim: boolean(opts, "asap_require_room_claim")?,
-        token_clock_leeway,
-        token_require_typ: boolean(opts, "token_require_typ")?,
-    })
-}
-
-fn bad_option(key: &str, expected: &str, got: &LuaValue) -> LuaError {
-    LuaError::runtime(format!(
-        "invalid token options: `{key}` must be {expected}, not a {}",
-        got.type_name()
-    ))
+    Options::read(|name| field(opts, name))
+        .map_err(|e| LuaError::runtime(format!("invalid token options: {e}")))
 }
 
 type ToTable<'f> = &'f mut dyn FnMut(Object<'_>) -> LuaResult<LuaTable>;
@@ -468,20 +461,33 @@ fn jitsi_tokens(lua: &Lua) -> LuaResult<LuaTable> {
             unverified_part(lua, token, |t, f| verifier::claims_unverified_with(t, f))
         })?,
     )?;
-    // The room check: the options it reads (name → the `get_option_<kind>` to read
-    // them with) and the rule for one MUC component.
-    let room_options = lua.create_table()?;
-    for (name, kind) in ROOM_OPTIONS {
-        room_options.set(*name, kind.as_str())?;
+    // The option table (name -> { scope, kind, readers }) and its reader.
+    let options = lua.create_table()?;
+    for o in OPTIONS {
+        let entry = lua.create_table()?;
+        entry.set("scope", o.scope.as_str())?;
+        entry.set("kind", o.kind.as_str())?;
+        entry.set(
+            "readers",
+            lua.create_sequence_from(o.readers.iter().map(|r| r.key()))?,
+        )?;
+        options.set(o.name, entry)?;
     }
-    exports.set("room_options", room_options)?;
+    exports.set("options", options)?;
+    exports.set(
+        "read_options",
+        lua.create_function(|lua, (get, readers): (LuaFunction, LuaVariadic<String>)| {
+            read_options(lua, get, readers.into_iter().collect())
+        })?,
+    )?;
     exports.set(
         "room_rule",
         lua.create_function(|_, (component, opts): (LuaString, Option<LuaTable>)| {
             let component = component.to_str()?.to_owned();
             let rule = match opts {
                 Some(t) => room_rule_from_table(&component, &t)?,
-                None => RoomRule::from_options(&component, |_| None).map_err(LuaError::runtime)?,
+                None => RoomRule::from_options(&component, |_| None)
+                    .map_err(|e| LuaError::runtime(e.to_string()))?,
             };
             Ok(LuaRoomRule(rule))
         })?,

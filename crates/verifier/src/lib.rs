@@ -9,7 +9,9 @@
 //! API CONTRACT (other crates code against these names; the implementation may grow
 //! private modules but keeps these signatures):
 //!
-//! - [`Options`]: a host's options under their Prosody names, with the spec's defaults.
+//! - [`Options`]: a host's options under their Prosody names, with the spec's defaults;
+//!   [`Options::read`] builds them through [`option_table`], the one list of every
+//!   option this project reads (name, scope, kind, default, meaning, reader).
 //! - [`Verifier::new`] validates an [`Options`] (`ConfigError` says what to fix).
 //! - [`Verifier::verify`]`(token, public_key_pem, now)` → claims or [`Failure`]
 //!   (its `code`, a [`Reason`], is what callers decide on; `read` the token's
@@ -69,6 +71,7 @@ mod json;
 mod jwks;
 mod keys;
 mod lua_pattern;
+pub mod option_table;
 mod options;
 pub mod reason;
 pub mod room;
@@ -303,9 +306,38 @@ pub struct Options {
     /// `None` means true.
     pub asap_require_room_claim: Option<bool>,
     /// Seconds; `None` means 0.
-    pub token_clock_leeway: Option<u64>,
+    pub token_clock_leeway: Option<option_table::Whole>,
     /// `None` means true.
     pub token_require_typ: Option<bool>,
+}
+
+impl Options {
+    /// The verifier's options read through [`option_table`] (`get` answers one option
+    /// by its Prosody name, None when unset): each checked against its kind, fixed
+    /// defaults filled in.
+    pub fn read(
+        get: impl Fn(&str) -> Option<option_table::Neutral>,
+    ) -> Result<Options, option_table::OptionError> {
+        let o = option_table::Source::new(get);
+        Ok(Options {
+            app_id: o.string("app_id")?,
+            app_secret: o.bytes("app_secret")?,
+            signature_algorithm: o.string("signature_algorithm")?,
+            asap_key_server: o.string("asap_key_server")?,
+            cache_keys_url: o.string("cache_keys_url")?,
+            asap_accepted_issuers: o.strings("asap_accepted_issuers")?,
+            asap_accepted_audiences: o.strings("asap_accepted_audiences")?,
+            asap_require_room_claim: o.boolean("asap_require_room_claim")?,
+            token_clock_leeway: o.whole("token_clock_leeway")?,
+            token_require_typ: o.boolean("token_require_typ")?,
+        })
+    }
+}
+
+impl From<option_table::OptionError> for ConfigError {
+    fn from(e: option_table::OptionError) -> Self {
+        ConfigError(e.to_string())
+    }
 }
 
 /// The decoded claims of a verified token.
@@ -704,6 +736,8 @@ pub fn mint(
     sign::mint(alg, key, kid, claims)
 }
 
+#[cfg(test)]
+mod option_table_tests;
 #[cfg(test)]
 mod room_tests;
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
+use crate::option_table::{self, defaults};
 use crate::{algorithm, Algorithm, ConfigError, Options};
 
 /// Options after defaults are applied and combinations checked.
@@ -16,7 +17,7 @@ pub(crate) struct Config {
     pub issuers: Vec<String>,
     pub audiences: Vec<String>,
     pub require_room: bool,
-    pub leeway: u64,
+    pub leeway: option_table::Whole,
     pub require_typ: bool,
 }
 
@@ -80,9 +81,12 @@ pub(crate) fn resolve(o: Options, local_key: bool) -> Result<Config, ConfigError
             "asap_accepted_issuers is empty: no token could pass; list issuers or \"*\"",
         ));
     }
-    let audiences = o
-        .asap_accepted_audiences
-        .unwrap_or_else(|| vec!["*".to_owned()]);
+    let audiences = match o.asap_accepted_audiences {
+        Some(a) => a,
+        None => defaults()
+            .strings("asap_accepted_audiences")?
+            .unwrap_or_default(),
+    };
     if audiences.is_empty() {
         return Err(err(
             "asap_accepted_audiences is empty: no token could pass; list audiences or \"*\"",
@@ -96,9 +100,18 @@ pub(crate) fn resolve(o: Options, local_key: bool) -> Result<Config, ConfigError
         key_mode,
         issuers,
         audiences,
-        require_room: o.asap_require_room_claim.unwrap_or(true),
-        leeway: o.token_clock_leeway.unwrap_or(0),
-        require_typ: o.token_require_typ.unwrap_or(true),
+        require_room: o
+            .asap_require_room_claim
+            .or(defaults().boolean("asap_require_room_claim")?)
+            .unwrap_or_default(),
+        leeway: o
+            .token_clock_leeway
+            .or(defaults().whole("token_clock_leeway")?)
+            .unwrap_or_default(),
+        require_typ: o
+            .token_require_typ
+            .or(defaults().boolean("token_require_typ")?)
+            .unwrap_or_default(),
     })
 }
 

@@ -9,43 +9,7 @@
 use serde_json::{Map, Value};
 
 use crate::lua_pattern;
-
-/// The options the room check reads from the MUC component's parent host, with the
-/// Prosody getter they are read with (`get_option_<kind>`).
-pub const ROOM_OPTIONS: &[(&str, OptionKind)] = &[
-    ("allow_empty_token", OptionKind::Boolean),
-    ("enable_domain_verification", OptionKind::Boolean),
-    ("muc_mapper_domain", OptionKind::String),
-    ("muc_mapper_domain_prefix", OptionKind::String),
-    ("muc_mapper_domain_base", OptionKind::String),
-    ("token_regex_room_max_length", OptionKind::Number),
-    ("token_regex_max_quantifiers", OptionKind::Number),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OptionKind {
-    Boolean,
-    String,
-    Number,
-}
-
-impl OptionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OptionKind::Boolean => "boolean",
-            OptionKind::String => "string",
-            OptionKind::Number => "number",
-        }
-    }
-}
-
-/// One option's value as the host's config gives it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OptionValue {
-    Bool(bool),
-    Str(String),
-    Num(f64),
-}
+use crate::option_table::{Neutral, OptionError, Source};
 
 /// Where rooms live: tokens.md's `muc_mapper_domain`, `muc_mapper_domain_prefix`
 /// and `muc_mapper_domain_base`.
@@ -57,7 +21,7 @@ pub struct MucMapper {
 }
 
 impl MucMapper {
-    pub const DEFAULT_PREFIX: &'static str = "conference";
+    pub const DEFAULT_PREFIX: &'static str = crate::option_table::DEFAULT_MUC_PREFIX;
 
     pub fn prefix(&self) -> &str {
         self.prefix.as_deref().unwrap_or(Self::DEFAULT_PREFIX)
@@ -206,58 +170,26 @@ impl RoomRule {
     /// option by name, None when unset); a wrongly typed option is an error naming it.
     pub fn from_options(
         component: &str,
-        get: impl Fn(&str) -> Option<OptionValue>,
-    ) -> Result<RoomRule, String> {
-        let read = |name: &str| -> Result<Option<OptionValue>, String> {
-            let Some(value) = get(name) else {
-                return Ok(None);
-            };
-            let kind = ROOM_OPTIONS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, k)| *k)
-                .expect("a room option");
-            let fits = matches!(
-                (&value, kind),
-                (OptionValue::Bool(_), OptionKind::Boolean)
-                    | (OptionValue::Str(_), OptionKind::String)
-                    | (OptionValue::Num(_), OptionKind::Number)
-            );
-            if fits {
-                Ok(Some(value))
-            } else {
-                Err(format!("{name} must be a {}, not {value:?}", kind.as_str()))
-            }
-        };
-        let boolean = |name: &str, default: bool| {
-            read(name).map(|v| match v {
-                Some(OptionValue::Bool(b)) => b,
-                _ => default,
-            })
-        };
-        let string = |name: &str| {
-            read(name).map(|v| match v {
-                Some(OptionValue::Str(s)) => Some(s),
-                _ => None,
-            })
-        };
-        let number = |name: &str, default: f64| {
-            read(name).map(|v| match v {
-                Some(OptionValue::Num(n)) => n,
-                _ => default,
-            })
-        };
+        get: impl Fn(&str) -> Option<Neutral>,
+    ) -> Result<RoomRule, OptionError> {
+        let o = Source::new(get);
+        // Every room option has a fixed default or none; `unwrap_or_default` never
+        // decides a value.
         Ok(RoomRule {
-            allow_empty_token: boolean("allow_empty_token", false)?,
-            domain_verification: boolean("enable_domain_verification", true)?,
+            allow_empty_token: o.boolean("allow_empty_token")?.unwrap_or_default(),
+            domain_verification: o.boolean("enable_domain_verification")?.unwrap_or_default(),
             mapper: MucMapper {
-                domain: string("muc_mapper_domain")?,
-                prefix: string("muc_mapper_domain_prefix")?,
-                base: string("muc_mapper_domain_base")?,
+                domain: o.string("muc_mapper_domain")?,
+                prefix: o.string("muc_mapper_domain_prefix")?,
+                base: o.string("muc_mapper_domain_base")?,
             },
             component: component.to_owned(),
-            regex_max_length: number("token_regex_room_max_length", 128.0)?,
-            regex_max_quantifiers: number("token_regex_max_quantifiers", 3.0)?,
+            regex_max_length: f64::from(
+                o.whole("token_regex_room_max_length")?.unwrap_or_default(),
+            ),
+            regex_max_quantifiers: f64::from(
+                o.whole("token_regex_max_quantifiers")?.unwrap_or_default(),
+            ),
         })
     }
 

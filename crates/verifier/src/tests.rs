@@ -446,7 +446,7 @@ fn row7_leeway_edges() {
 #[test]
 fn row7_huge_and_fractional_numbers() {
     let v = Verifier::new(Options {
-        token_clock_leeway: Some(u64::MAX),
+        token_clock_leeway: Some(crate::option_table::Whole::MAX),
         ..opts()
     })
     .unwrap();
@@ -455,8 +455,14 @@ fn row7_huge_and_fractional_numbers() {
             c.insert(k.into(), n);
         }))
     };
-    // Leeway u64::MAX must not overflow.
-    v.verify(&t("exp", json!(i64::MIN)), None, NOW).unwrap();
+    // The largest leeway must not overflow, and still moves the point of refusal.
+    let oldest = NOW - i64::from(u32::MAX) + 1;
+    v.verify(&t("exp", json!(oldest)), None, NOW).unwrap();
+    refused(
+        &v,
+        &t("exp", json!(i64::MIN)),
+        &format!("Not acceptable by exp ({} sec since expired)", i64::MAX),
+    );
     let v = hs();
     v.verify(&t("exp", json!(u64::MAX)), None, NOW).unwrap();
     v.verify(&t("exp", json!(1e300)), None, NOW).unwrap();

@@ -91,7 +91,8 @@ options:
     type: bool
   token_clock_leeway:
     description:
-      - Clock leeway in seconds for the token's C(exp), C(nbf) and C(iat) checks.
+      - Clock skew in seconds tolerated for the token's C(exp) and C(nbf) (C(iat) is
+        not checked); a whole number from 0 to 4294967295.
     type: int
   presence_identity:
     description:
