@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use jitsi_tokens_verifier::option_table::{Scope, OPTIONS};
 use jitsi_tokens_verifier::{loggable_url, mint, Options, SigningKey, Verifier};
 use serde::Serialize;
 
@@ -513,19 +514,16 @@ fn host_summary(tree: &Tree, hc: &HostConfig, domain: &str, muc: &str) -> HostSu
         .map(|f| f.shown.clone())
         .collect();
     let mut settings = Vec::new();
-    for key in [
-        "authentication",
-        "app_id",
-        "signature_algorithm",
-        "asap_key_server",
-        "cache_keys_url",
-        "asap_accepted_issuers",
-        "asap_accepted_audiences",
-        "allow_empty_token",
-        "token_clock_leeway",
-        "enable_domain_verification",
-        "c2s_require_encryption",
-    ] {
+    // Prosody's own keys around the token options of the table (the secret below,
+    // described rather than shown).
+    let token_options = OPTIONS
+        .iter()
+        .filter(|o| o.scope == Scope::VirtualHost && o.name != "app_secret")
+        .map(|o| o.name);
+    for key in std::iter::once("authentication")
+        .chain(token_options)
+        .chain(["c2s_require_encryption"])
+    {
         if let Some(f) = hc.effective(key) {
             settings.push(Setting::found(key, &f));
         }

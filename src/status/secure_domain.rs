@@ -5,6 +5,7 @@
 
 use super::Status;
 use crate::config_edit::{Document, SectionId, Value, ALLOWLIST, MODERATORS_FROM_TOKEN};
+use crate::detect::JitsiServer;
 use crate::jitsi::{jicofo, meet_config};
 use crate::tree::Tree;
 use std::path::Path;
@@ -43,132 +44,176 @@ fn muc_value(docs: &[Document], domain: &str, key: &str) -> Option<Value> {
     docs.iter().find_map(|d| d.get(&muc, key))
 }
 
+/// What the three findings read: the host, the enabled files (parsed once), Jitsi's
+/// files and the allowlist the conference component has.
+struct Seen<'a> {
+    tree: &'a Tree,
+    domain: &'a str,
+    docs: Vec<Document>,
+    server: JitsiServer,
+    allowlist: Vec<String>,
+}
+
+impl Seen<'_> {
+    fn listed(&self, entry: &str) -> bool {
+        self.allowlist.contains(&entry.to_lowercase())
+    }
+
+    /// Whether jicofo.conf already has what `wanted` asks for (None: no jicofo.conf).
+    fn jicofo_has(&self, wanted: jicofo::Wanted) -> Option<bool> {
+        self.server
+            .jicofo
+            .as_ref()
+            .map(|j| jicofo::ensure(&j.text, self.domain, wanted).is_ok_and(|t| t == j.text))
+    }
+}
+
 pub fn checks(root: &Path, tree: &Tree, domain: &str) -> Vec<Finding> {
-    let mut out = Vec::new();
     let Ok(server) = crate::detect::jitsi_server(root, tree, domain) else {
-        return out;
+        return Vec::new();
     };
     let docs: Vec<Document> = tree
         .files()
         .filter_map(|f| Document::parse(&f.text).ok())
         .collect();
-    let allowlist: Vec<String> = match muc_value(&docs, domain, ALLOWLIST) {
+    let allowlist = match muc_value(&docs, domain, ALLOWLIST) {
         Some(Value::List(items)) => items
             .iter()
             .map(|i| String::from_utf8_lossy(i).to_lowercase())
             .collect(),
         _ => vec![],
     };
-    let listed = |e: &str| allowlist.contains(&e.to_lowercase());
-    let jicofo_has = |w: jicofo::Wanted| {
-        server
-            .jicofo
-            .as_ref()
-            .map(|j| jicofo::ensure(&j.text, domain, w).is_ok_and(|t| t == j.text))
+    let seen = Seen {
+        tree,
+        domain,
+        docs,
+        server,
+        allowlist,
     };
-    let guest = server
+    let mut out = vec![guest_domain(&seen)];
+    out.extend(moderators_from_token(&seen));
+    out.extend(allowlisted(&seen));
+    out
+}
+
+/// The guest domain config.js names: its VirtualHost, allowlist entry and Jicofo's
+/// token authentication (without it guests could start meetings).
+fn guest_domain(seen: &Seen) -> Finding {
+    let domain = seen.domain;
+    let guest = seen
+        .server
         .meet_config
         .as_ref()
         .and_then(|f| meet_config::guest_domain(&f.text).ok().flatten());
-    match guest {
-        None => out.push(finding(
+    let Some(g) = guest else {
+        return finding(
             "guest-domain",
             Status::Skipped,
             "no guest domain (hosts.anonymousdomain is not set in config.js)".into(),
             None,
-        )),
-        Some(g) => {
-            let fix = Some(format!(
-                "run `jitsi-meet-tokens configure --domain {domain} --guest-domain {g}`"
-            ));
-            let problem = if !tree.has_host(&g) {
-                Some(format!(
-                    "config.js names guest domain {g}, but no VirtualHost {g:?} is enabled"
-                ))
-            } else if !listed(&g) {
-                Some(format!(
-                    "guest domain {g} is not in {ALLOWLIST}: guests are refused at room join"
-                ))
-            } else if jicofo_has(jicofo::Wanted {
-                token_auth: true,
-                no_auto_owner: false,
-            }) == Some(false)
-            {
-                Some(format!(
-                    "guest domain {g} is set, but jicofo.conf has no token authentication: guests can start meetings"
-                ))
-            } else {
-                None
-            };
-            out.push(
-                match problem {
-                    Some(p) => finding("guest-domain", Status::Warn, p, fix),
-                    None => finding(
-                        "guest-domain",
-                        Status::Ok,
-                        format!(
-                            "guests log in on {g} and join once a token user started the meeting"
-                        ),
-                        None,
-                    ),
-                }
-                .value(g),
-            );
-        }
-    }
-    if muc_value(&docs, domain, MODERATORS_FROM_TOKEN) == Some(Value::Bool(true)) {
-        out.push(
-            match jicofo_has(jicofo::Wanted {
-                token_auth: false,
-                no_auto_owner: true,
-            }) {
-                Some(false) => finding(
-                    "moderators-from-token",
-                    Status::Warn,
-                    "moderators come from the token, but Jicofo still makes the first occupant owner".into(),
-                    Some(format!(
-                        "run `jitsi-meet-tokens configure --domain {domain} --moderators-from-token`"
-                    )),
-                ),
-                _ => finding(
-                    "moderators-from-token",
-                    Status::Ok,
-                    "moderators come from the token (context.user.moderator / affiliation)".into(),
-                    None,
-                ),
-            }
-            .value(true),
         );
+    };
+    let fix = Some(format!(
+        "run `jitsi-meet-tokens configure --domain {domain} --guest-domain {g}`"
+    ));
+    let problem = if !seen.tree.has_host(&g) {
+        Some(format!(
+            "config.js names guest domain {g}, but no VirtualHost {g:?} is enabled"
+        ))
+    } else if !seen.listed(&g) {
+        Some(format!(
+            "guest domain {g} is not in {ALLOWLIST}: guests are refused at room join"
+        ))
+    } else if seen.jicofo_has(jicofo::Wanted {
+        token_auth: true,
+        no_auto_owner: false,
+    }) == Some(false)
+    {
+        Some(format!(
+            "guest domain {g} is set, but jicofo.conf has no token authentication: guests can start meetings"
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => finding("guest-domain", Status::Warn, p, fix),
+        None => finding(
+            "guest-domain",
+            Status::Ok,
+            format!("guests log in on {g} and join once a token user started the meeting"),
+            None,
+        ),
     }
-    let missing: Vec<&str> = server
-        .trusted
+    .value(g)
+}
+
+/// Moderators from the token, when the component asks for it: Jicofo must not make
+/// the first occupant owner as well.
+fn moderators_from_token(seen: &Seen) -> Option<Finding> {
+    if muc_value(&seen.docs, seen.domain, MODERATORS_FROM_TOKEN) != Some(Value::Bool(true)) {
+        return None;
+    }
+    let auto_owner_off = seen.jicofo_has(jicofo::Wanted {
+        token_auth: false,
+        no_auto_owner: true,
+    });
+    Some(
+        match auto_owner_off {
+            Some(false) => finding(
+                "moderators-from-token",
+                Status::Warn,
+                "moderators come from the token, but Jicofo still makes the first occupant owner"
+                    .into(),
+                Some(format!(
+                    "run `jitsi-meet-tokens configure --domain {} --moderators-from-token`",
+                    seen.domain
+                )),
+            ),
+            _ => finding(
+                "moderators-from-token",
+                Status::Ok,
+                "moderators come from the token (context.user.moderator / affiliation)".into(),
+                None,
+            ),
+        }
+        .value(true),
+    )
+}
+
+/// The recorders and gateways Jitsi's files name (Jibri, Jigasi), each of which
+/// joins without a token and so must be allowlisted.
+fn allowlisted(seen: &Seen) -> Option<Finding> {
+    let trusted = &seen.server.trusted;
+    let missing: Vec<&str> = trusted
         .iter()
         .map(|(e, _)| e.as_str())
-        .filter(|e| !listed(e))
+        .filter(|e| !seen.listed(e))
         .collect();
-    if !missing.is_empty() {
-        out.push(finding(
+    let found = if !missing.is_empty() {
+        finding(
             "allowlist",
             Status::Warn,
             format!(
                 "{} join rooms without a token but are not in {ALLOWLIST}: they are refused at room join",
                 missing.join(", ")
             ),
-            Some(format!("run `jitsi-meet-tokens configure --domain {domain}` again (it adds them)")),
-        ).value(allowlist.clone()));
-    } else if !server.trusted.is_empty() {
-        out.push(
-            finding(
-                "allowlist",
-                Status::Ok,
-                format!(
-                    "recorders and gateways allowlisted: {}",
-                    allowlist.join(", ")
-                ),
-                None,
-            )
-            .value(allowlist.clone()),
-        );
-    }
-    out
+            Some(format!(
+                "run `jitsi-meet-tokens configure --domain {}` again (it adds them)",
+                seen.domain
+            )),
+        )
+    } else if !trusted.is_empty() {
+        finding(
+            "allowlist",
+            Status::Ok,
+            format!(
+                "recorders and gateways allowlisted: {}",
+                seen.allowlist.join(", ")
+            ),
+            None,
+        )
+    } else {
+        return None;
+    };
+    Some(found.value(seen.allowlist.clone()))
 }

@@ -200,3 +200,19 @@ def test_ansible_token_options_agree_with_the_option_table(cpath):  # noqa: F811
         assert got == want, (ours, "DOCUMENTATION", got, want)
     leeway = " ".join(documented["token_clock_leeway"]["description"])
     assert "(C(iat) is not checked)" in leeway, leeway
+
+
+def test_what_prosodys_getters_take_the_module_takes(cpath):  # noqa: F811
+    # get_option_boolean takes "true"/"false"/1/0 and get_option_number numeric strings;
+    # Jitsi's modules read these options with them, so a config they accept works here.
+    out = run_lua(cpath, """
+local jt = require "jitsi_tokens"
+local given = { allow_empty_token = "true", jwt_pubkey_cache_size = "0x40", asap_key_cache_ttl = " 60 ",
+  asap_require_room_claim = 0 }
+local o = assert(jt.read_options(function(name) return given[name] end, "verifier", "auth_plugin"))
+print(o.allow_empty_token, o.jwt_pubkey_cache_size, o.asap_key_cache_ttl, o.asap_require_room_claim)
+print(jt.read_options(function(name) if name == "allow_empty_token" then return "yes" end end, "auth_plugin"))
+""")
+    lines = out.splitlines()
+    assert lines[0] == "true\t64\t60\tfalse", lines[0]
+    assert lines[1] == "nil\t`allow_empty_token` must be true or false, not a string", lines[1]

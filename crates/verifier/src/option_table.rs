@@ -263,6 +263,37 @@ impl Neutral {
     }
 }
 
+/// A string as Lua's `tonumber` reads it: decimal (with exponent) or `0x` hex, with
+/// surrounding whitespace. Written here: Rust's float parser also takes "inf", "nan"
+/// and "infinity", which `tonumber` does not.
+fn lua_tonumber(s: &[u8]) -> Option<f64> {
+    let t = std::str::from_utf8(s)
+        .ok()?
+        .trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let n = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok()? as f64
+    } else {
+        let plain = digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+        if digits.is_empty() || !plain {
+            return None;
+        }
+        digits.parse::<f64>().ok()?
+    };
+    Some(if negative { -n } else { n })
+}
+
 /// A value of its option's kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Typed {
@@ -292,6 +323,20 @@ impl OptionSpec {
         };
         let text = |b: Vec<u8>| {
             String::from_utf8(b).map_err(|_| fail("a string that is not UTF-8".into()))
+        };
+        // Prosody's getters (`get_option_boolean`, `get_option_number`), which Jitsi's
+        // own modules read these options with, also take "true"/"false", 1/0 and
+        // numbers written as strings: a config that works with them works here.
+        let value = match (self.kind, value) {
+            (Kind::Boolean, Neutral::Str(s)) if s == b"true" => Neutral::Bool(true),
+            (Kind::Boolean, Neutral::Str(s)) if s == b"false" => Neutral::Bool(false),
+            (Kind::Boolean, Neutral::Num(1.0)) => Neutral::Bool(true),
+            (Kind::Boolean, Neutral::Num(0.0)) => Neutral::Bool(false),
+            (Kind::Seconds | Kind::Count, Neutral::Str(s)) => match lua_tonumber(&s) {
+                Some(n) => Neutral::Num(n),
+                None => Neutral::Str(s),
+            },
+            (_, v) => v,
         };
         match (self.kind, value) {
             (Kind::Boolean, Neutral::Bool(b)) => Ok(Typed::Bool(b)),

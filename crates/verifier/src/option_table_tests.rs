@@ -125,3 +125,38 @@ fn readme_option_table_is_generated() {
         );
     }
 }
+
+#[test]
+fn what_prosodys_getters_take_is_taken() {
+    for (v, b) in [
+        (Neutral::Str(b"true".to_vec()), true),
+        (Neutral::Str(b"false".to_vec()), false),
+        (Neutral::Num(1.0), true),
+        (Neutral::Num(0.0), false),
+    ] {
+        assert_eq!(convert("allow_empty_token", v), Ok(Typed::Bool(b)));
+    }
+    for (s, n) in [
+        ("128", 128),
+        (" 30 ", 30),
+        ("30.0", 30),
+        ("0x80", 128),
+        ("1e2", 100),
+    ] {
+        assert_eq!(
+            convert("jwt_pubkey_cache_size", Neutral::Str(s.as_bytes().to_vec())),
+            Ok(Typed::Whole(n)),
+            "{s:?}"
+        );
+    }
+    // What get_option_boolean does not understand, and what is no number, stay refused.
+    for v in [Neutral::Str(b"yes".to_vec()), Neutral::Num(2.0)] {
+        assert!(convert("allow_empty_token", v).is_err());
+    }
+    for s in ["inf", "nan", "", "0x", "30s", "-1", "30.5"] {
+        assert!(
+            convert("token_clock_leeway", Neutral::Str(s.as_bytes().to_vec())).is_err(),
+            "{s:?}"
+        );
+    }
+}

@@ -96,7 +96,7 @@ fn tokenless_sessions() {
 #[test]
 fn wrongly_typed_option_names_it() {
     let err = RoomRule::from_options("c.x", |k| {
-        (k == "token_regex_max_quantifiers").then(|| Neutral::Str(b"3".to_vec()))
+        (k == "token_regex_max_quantifiers").then(|| Neutral::Str(b"three".to_vec()))
     })
     .unwrap_err();
     assert_eq!(
