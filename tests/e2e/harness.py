@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import math
 import os
 import pwd
 import re
@@ -598,6 +599,38 @@ class Rounds:
         q1, q3 = self.spread
         return (f"median {self.median:{fmt}} (best {self.best:{fmt}}, spread {q1:{fmt}}-{q3:{fmt}}, "
                 f"{len(self.values)} rounds)")
+
+    def median_interval(self, confidence: float = 0.95) -> tuple[float, float] | None:
+        """Where the median of what the rounds sample lies, at `confidence`, assuming
+        nothing of its distribution: the k-th smallest and k-th largest round for the
+        largest k whose coverage, 1 - 2 P(Binomial(n, 1/2) < k), reaches it. None when
+        there are too few rounds (under 6 for 95%). It narrows with the square root
+        of the rounds, so it says how many a ratio needs before a run can judge it."""
+        n = len(self.values)
+        below, k = 0.0, 0
+        while k < n // 2:
+            below += math.comb(n, k) / 2 ** n  # P(Binomial(n, 1/2) = k)
+            if 1 - 2 * below < confidence:
+                break
+            k += 1
+        return (self.values[k - 1], self.values[n - k]) if k else None
+
+
+def judge(rounds: Rounds, limit: float, fmt: str = ".3f") -> tuple[bool, str]:
+    """A target on the median of rounds (at most `limit`, or at least it when higher is
+    better): whether it is met, and the figures with the median's 95% interval. When
+    the limit lies inside that interval the run's verdict is a coin toss at this noise,
+    and the text says so instead of leaving a met or a miss to speak for itself."""
+    met = rounds.median >= limit if rounds.higher_is_better else rounds.median <= limit
+    text = rounds.show(fmt)
+    interval = rounds.median_interval()
+    if interval is None:
+        return met, f"{text}; too few rounds for a 95% interval of the median"
+    lo, hi = interval
+    text += f"; 95% interval of the median {lo:{fmt}}-{hi:{fmt}}"
+    if lo <= limit <= hi:
+        text += ", which holds the limit: undecided at this noise, more rounds narrow it"
+    return met, text
 
 
 def verdict(met: bool) -> str:

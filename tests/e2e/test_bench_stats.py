@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from harness import REPO, native_module, prosody_binary
+from harness import REPO, Rounds, judge, native_module, prosody_binary
 
 NUM = r"\d+\.\d+"
 # What harness.Rounds.show prints: median, best, quartile spread, rounds.
@@ -73,5 +73,25 @@ def test_bench_logins_prints_median_best_spread_per_kind_and_ratio():
                  "token only when opening/anonymous"):
         shown(text, rf"^ratio {re.escape(what)}: by wall clock, per round {SHOWN}; "
                     rf"by Prosody CPU, all rounds {NUM}$", higher_is_better=True, rounds=2)
-    assert re.search(r"^target token/anonymous >= 0\.95 by wall clock on the median round: (met|NOT MET)$",
-                     text, re.M), text
+    # Two rounds are too few for an interval of their median: the target line says so.
+    assert re.search(rf"^target token/anonymous >= 0\.95 by wall clock on the median round: (met|NOT MET); "
+                     rf"{SHOWN}; too few rounds for a 95% interval of the median$", text, re.M), text
+
+
+def test_median_interval_takes_the_order_statistics_of_the_binomial_table():
+    # The ranks every table of distribution-free median intervals gives at 95%:
+    # n=6 the extremes (96.9%), n=12 the 3rd and 10th (96.1%), n=20 the 6th and 15th (95.9%).
+    assert Rounds([float(i) for i in range(1, 6)]).median_interval() is None
+    for n, (lo, hi) in ((6, (1, 6)), (12, (3, 10)), (20, (6, 15))):
+        shuffled = [float((7 * i) % n + 1) for i in range(n)]  # order must not matter
+        assert Rounds(shuffled).median_interval() == (lo, hi), n
+
+
+def test_judge_says_when_the_limit_lies_inside_the_interval():
+    wide = Rounds([0.80, 0.90, 0.94, 0.96, 1.00, 1.15], higher_is_better=True)
+    met, text = judge(wide, 0.95)
+    assert met and "95% interval of the median 0.800-1.150, which holds the limit: undecided" in text, text
+    met, text = judge(wide, 0.75)
+    assert met and text.endswith("95% interval of the median 0.800-1.150"), text
+    met, text = judge(Rounds([1.2, 1.3, 1.25, 1.4, 1.22, 1.31]), 1.10)
+    assert not met and text.endswith("interval of the median 1.200-1.400"), text
