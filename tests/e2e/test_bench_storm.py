@@ -47,3 +47,7 @@ def test_storm_with_ten_clients_completes_and_prints_every_figure():
         assert re.search(rf"^  (met|NOT MET) +{re.escape(target)} .*: median [\d.]+ \(.*\); "
                          r"too few rounds for a 95% interval of the median$", targets, re.M), targets
     assert re.search(r"^  (met|NOT MET) +Prosody RSS after the storms", targets, re.M), targets
+    # Every storm started from a collected heap, whose size after each storm is printed.
+    heap = re.search(r"^Prosody's Lua heap after each storm, collected, MB .*: ([\d. ]+); after the warm-up ",
+                     text, re.M)
+    assert heap and len(heap.group(1).split()) == 6, text  # 2 transports x 3 kinds x 1 round
