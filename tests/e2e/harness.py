@@ -560,6 +560,56 @@ def memory_kb(pid: int, field: str = "VmRSS") -> int:
     raise KeyError(f"{field} missing from /proc/{pid}/status")
 
 
+def kept_free_kb(pid: int) -> int:
+    """Resident memory glibc's main arena holds free, kB: the pages wholly inside free
+    chunks of the [heap] mapping, which malloc_trim(0) would hand back. glibc returns
+    only the top of that heap to the system, so one live chunk near the top keeps the
+    rest of a storm's peak resident after its sessions are freed: RSS less this figure
+    is the memory the process still holds.
+
+    Written here because glibc reports its free memory (mallinfo2, malloc_stats) only
+    to the process itself, and calling those from outside needs a debugger attached
+    (gdb on this machine failed to restore the stopped process's registers). This reads
+    glibc's chunk headers (size word, flag bits; a chunk is free when the next one's
+    PREV_INUSE bit is clear) through /proc/PID/mem and residency from /proc/PID/pagemap,
+    without stopping the process: call it while the process is idle. Chunks cached in
+    tcache or fastbins count as in use, which errs towards "held". Needs root."""
+    heap = None
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        if line.endswith("[heap]"):
+            heap = [int(x, 16) for x in line.split()[0].split("-")]
+    if heap is None:
+        return 0  # nothing allocated from the main arena yet
+    start, end = heap
+    page = os.sysconf("SC_PAGE_SIZE")
+    # Residency first: reading a page that is not resident through /proc/PID/mem maps
+    # the zero page there, which pagemap would then report present.
+    with open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        pagemap.seek(start // page * 8)
+        entries = pagemap.read((end - start) // page * 8)
+    with open(f"/proc/{pid}/mem", "rb") as mem:
+        mem.seek(start)
+        data = mem.read(end - start)
+    resident = [int.from_bytes(entries[i:i + 8], "little") >> 63 for i in range(0, len(entries), 8)]
+
+    def resident_inside(lo: int, hi: int) -> int:
+        first, last = -(-lo // page), hi // page  # whole pages only
+        return sum(resident[first:last]) if last > first else 0
+
+    free_pages = 0
+    at = 0
+    while True:
+        size = int.from_bytes(data[at + 8:at + 16], "little") & ~7
+        if size < 32 or size % 16 or at + size > len(data):
+            raise RuntimeError(f"[heap] of process {pid}: no glibc chunk at offset {at} (size word {size}); "
+                               "was it busy while read, or is its allocator not glibc's?")
+        if at + size == len(data):  # the top chunk, free by definition
+            return (free_pages + resident_inside(at + 48, at + size)) * page // 1024
+        if not int.from_bytes(data[at + size + 8:at + size + 16], "little") & 1:
+            free_pages += resident_inside(at + 48, at + size)  # past its header and list links
+        at += size
+
+
 def reset_peak_rss(pid: int) -> bool:
     """Start VmHWM afresh (Linux clear_refs 5); False where that is not permitted."""
     try:

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from harness import REPO, Rounds, judge, native_module, prosody_binary
+from harness import REPO, Rounds, judge, kept_free_kb, memory_kb, native_module, prosody_binary
 
 NUM = r"\d+\.\d+"
 # What harness.Rounds.show prints: median, best, quartile spread, rounds.
@@ -95,3 +95,47 @@ def test_judge_says_when_the_limit_lies_inside_the_interval():
     assert met and text.endswith("95% interval of the median 0.800-1.150"), text
     met, text = judge(Rounds([1.2, 1.3, 1.25, 1.4, 1.22, 1.31]), 1.10)
     assert not met and text.endswith("interval of the median 1.200-1.400"), text
+
+
+# A process that takes 20 MB in 1-kB blocks from glibc's main arena, frees the older
+# half (one free run below live blocks, which glibc cannot return) and, on the next
+# line, calls malloc_trim(0), which returns it.
+FRAGMENTED = """
+import ctypes, sys
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+older = [libc.malloc(1024) for _ in range(10000)]
+newer = [libc.malloc(1024) for _ in range(10000)]
+for p in older + newer:
+    ctypes.memset(p, 1, 1024)
+print("allocated", flush=True); sys.stdin.readline()
+for p in older:
+    libc.free(p)
+print("freed", flush=True); sys.stdin.readline()
+libc.malloc_trim(0)
+print("trimmed", flush=True); sys.stdin.readline()
+"""
+
+
+def test_kept_free_is_what_malloc_trim_returns():
+    child = subprocess.Popen([sys.executable, "-c", FRAGMENTED], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        def step() -> tuple[int, int]:
+            child.stdout.readline()
+            figures = memory_kb(child.pid), kept_free_kb(child.pid)
+            child.stdin.write("\n")
+            child.stdin.flush()
+            return figures
+        rss_allocated, free_allocated = step()
+        rss_freed, free_freed = step()
+        rss_trimmed, free_trimmed = step()
+    finally:
+        child.kill()
+        child.wait()
+    assert free_allocated < 2048, free_allocated
+    assert rss_freed > rss_allocated - 2048, (rss_allocated, rss_freed)  # free() returned none of it
+    assert 9000 < free_freed < 11500, free_freed  # the 10 MB freed, in whole pages
+    assert abs((rss_freed - rss_trimmed) - free_freed) < 1024, (rss_freed, rss_trimmed, free_freed)
+    assert free_trimmed < 1024, free_trimmed
