@@ -560,12 +560,12 @@ def memory_kb(pid: int, field: str = "VmRSS") -> int:
     raise KeyError(f"{field} missing from /proc/{pid}/status")
 
 
-def kept_free_kb(pid: int) -> int:
-    """Resident memory glibc's main arena holds free, kB: the pages wholly inside free
-    chunks of the [heap] mapping, which malloc_trim(0) would hand back. glibc returns
-    only the top of that heap to the system, so one live chunk near the top keeps the
-    rest of a storm's peak resident after its sessions are freed: RSS less this figure
-    is the memory the process still holds.
+def heap_free_kb(pid: int) -> int:
+    """Resident memory in the free chunks of glibc's main arena (the [heap] mapping), kB.
+    glibc returns only the top of that heap to the system, so one live chunk near the
+    top keeps the rest of a peak resident after it is freed, and what is freed below
+    it in pieces smaller than a page stays resident whatever glibc does: RSS less this
+    figure counts the heap at the size of its chunks in use, what the process holds.
 
     Written here because glibc reports its free memory (mallinfo2, malloc_stats) only
     to the process itself, and calling those from outside needs a debugger attached
@@ -592,11 +592,13 @@ def kept_free_kb(pid: int) -> int:
         data = mem.read(end - start)
     resident = [int.from_bytes(entries[i:i + 8], "little") >> 63 for i in range(0, len(entries), 8)]
 
-    def resident_inside(lo: int, hi: int) -> int:
-        first, last = -(-lo // page), hi // page  # whole pages only
-        return sum(resident[first:last]) if last > first else 0
+    def resident_bytes(lo: int, hi: int) -> int:
+        first, last = -(-lo // page), hi // page
+        if last <= first:
+            return hi - lo  # within pages that hold this chunk's header or the next one's
+        return (first * page - lo) + (hi - last * page) + page * sum(resident[first:last])
 
-    free_pages = 0
+    free = 0
     at = 0
     while True:
         size = int.from_bytes(data[at + 8:at + 16], "little") & ~7
@@ -604,9 +606,9 @@ def kept_free_kb(pid: int) -> int:
             raise RuntimeError(f"[heap] of process {pid}: no glibc chunk at offset {at} (size word {size}); "
                                "was it busy while read, or is its allocator not glibc's?")
         if at + size == len(data):  # the top chunk, free by definition
-            return (free_pages + resident_inside(at + 48, at + size)) * page // 1024
+            return (free + resident_bytes(at + 16, at + size)) // 1024
         if not int.from_bytes(data[at + size + 8:at + size + 16], "little") & 1:
-            free_pages += resident_inside(at + 48, at + size)  # past its header and list links
+            free += resident_bytes(at + 16, at + size)  # past its header
         at += size
 
 

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from harness import REPO, Rounds, judge, kept_free_kb, memory_kb, native_module, prosody_binary
+from harness import REPO, Rounds, judge, heap_free_kb, memory_kb, native_module, prosody_binary
 
 NUM = r"\d+\.\d+"
 # What harness.Rounds.show prints: median, best, quartile spread, rounds.
@@ -118,13 +118,13 @@ print("trimmed", flush=True); sys.stdin.readline()
 """
 
 
-def test_kept_free_is_what_malloc_trim_returns():
+def test_heap_free_is_what_malloc_trim_returns():
     child = subprocess.Popen([sys.executable, "-c", FRAGMENTED], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     try:
         def step() -> tuple[int, int]:
             child.stdout.readline()
-            figures = memory_kb(child.pid), kept_free_kb(child.pid)
+            figures = memory_kb(child.pid), heap_free_kb(child.pid)
             child.stdin.write("\n")
             child.stdin.flush()
             return figures
@@ -136,6 +136,6 @@ def test_kept_free_is_what_malloc_trim_returns():
         child.wait()
     assert free_allocated < 2048, free_allocated
     assert rss_freed > rss_allocated - 2048, (rss_allocated, rss_freed)  # free() returned none of it
-    assert 9000 < free_freed < 11500, free_freed  # the 10 MB freed, in whole pages
+    assert 9000 < free_freed < 11500, free_freed  # the 10 MB freed
     assert abs((rss_freed - rss_trimmed) - free_freed) < 1024, (rss_freed, rss_trimmed, free_freed)
     assert free_trimmed < 1024, free_trimmed

@@ -46,11 +46,13 @@ def test_storm_with_ten_clients_completes_and_prints_every_figure():
         # One round: no interval of the median, and the line says so rather than judge quietly.
         assert re.search(rf"^  (met|NOT MET) +{re.escape(target)} .*: median [\d.]+ \(.*\); "
                          r"too few rounds for a 95% interval of the median$", targets, re.M), targets
-    assert re.search(r"^  (met|NOT MET) +Prosody RSS after the storms, less what glibc keeps free, within 10% "
-                     r"of before them .*: [\d.]+ MB before, [\d.]+ MB after \([\d.]+x\)$", targets, re.M), targets
+    assert re.search(r"^  (met|NOT MET) +Prosody RSS after the storms, less the free memory in glibc's heap, "
+                     r"within 10% of before them .*: [\d.]+ MB before, [\d.]+ MB after \([\d.]+x\)$",
+                     targets, re.M), targets
     # After each storm: the memory Prosody holds, never more than its RSS, and above the
     # Lua heap (which it contains).
-    held = re.search(r"^Prosody RSS less what glibc keeps free, after each storm, MB: ([\d. ]+); ", text, re.M)
+    held = re.search(r"^Prosody RSS less the free memory in glibc's heap, after each storm, MB: ([\d. ]+); ",
+                     text, re.M)
     rss = re.search(r"^Prosody RSS after each storm, MB \(.*\): ([\d. ]+); ", text, re.M)
     assert held and rss, text
     held, rss = ([float(v) for v in m.group(1).split()] for m in (held, rss))
