@@ -590,7 +590,7 @@ def heap_free_kb(pid: int) -> int:
     with open(f"/proc/{pid}/mem", "rb") as mem:
         mem.seek(start)
         data = mem.read(end - start)
-    resident = [int.from_bytes(entries[i:i + 8], "little") >> 63 for i in range(0, len(entries), 8)]
+    resident = [entry >> 63 for entry in memoryview(entries).cast("Q")]  # bit 63: present
 
     def resident_bytes(lo: int, hi: int) -> int:
         first, last = -(-lo // page), hi // page

@@ -1,5 +1,6 @@
 """scripts/bench-lua and scripts/bench-logins at tiny sizes: they must run and print
-every figure as median, best and spread, and their targets judged on the median.
+every figure as median, best and spread, and their targets judged on the median; and
+the harness's figures the benchmarks judge by (the median's interval, glibc's free heap).
 Not timed: the targets are the benchmarks' to judge on a quiet machine, not this test's."""
 
 import re
